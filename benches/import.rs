@@ -1,0 +1,100 @@
+//! Imports a generated CSV of 10,000 households into a fresh SQLite database (and PostgreSQL when
+//! GREENCHANNEL_TEST_POSTGRES is set) and reports the time. Run: `cargo bench --bench import`.
+//! Under `cargo test` it runs once with 50 households, as a smoke test.
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use greenchannel::db::import::import_households;
+use greenchannel::db::Db;
+use greenchannel::register::csv_io::Encoding;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn csv(n: u32) -> String {
+    let mut rng = StdRng::seed_from_u64(10_000);
+    let mut s = String::from("township,community,address,hukou_in_district,area,child_status,child_died_on,child_disability_grade,other_child_since,dibao,low_income,mother_name,mother_id_number,mother_pension,mother_basic_pension_yuan,mother_medical_insurance,father_name,father_id_number,father_medical_insurance\n");
+    for i in 0..n {
+        let (code, _, _) =
+            greenchannel::demo::TOWNSHIPS[i as usize % greenchannel::demo::TOWNSHIPS.len()];
+        let h = greenchannel::demo::household(&mut rng, i, code, None);
+        let (status, died, grade) = match h.child {
+            greenchannel::register::Child::Deceased { died_on } => {
+                ("deceased", died_on.to_string(), String::new())
+            }
+            greenchannel::register::Child::Disabled { disability_grade } => {
+                ("disabled", String::new(), disability_grade.to_string())
+            }
+            greenchannel::register::Child::Healthy => ("healthy", String::new(), String::new()),
+        };
+        let born =
+            |f: bool| NaiveDate::from_ymd_opt(if f { 1966 } else { 1964 }, 3, 20).expect("date");
+        s.push_str(&format!(
+            "{code},,{},yes,urban,{status},{died},{grade},no,no,no,张秀兰,{},yes,160.50,yes,李建国,{},yes\n",
+            h.address,
+            greenchannel::demo::id_number(born(true), true, i),
+            greenchannel::demo::id_number(born(false), false, i),
+        ));
+    }
+    s
+}
+
+async fn run(url: &str, body: &[u8]) -> f64 {
+    let db = Db::connect(url, 4).await.expect("database");
+    greenchannel::demo::seed_places(&db).await.expect("places");
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let start = Instant::now();
+    let report = import_households(&db, body, Encoding::Auto, false, None, None, "bench", today)
+        .await
+        .expect("import");
+    let secs = start.elapsed().as_secs_f64();
+    assert!(
+        report.errors.is_empty(),
+        "{:?}",
+        &report.errors[..report.errors.len().min(3)]
+    );
+    db.close().await;
+    secs
+}
+
+#[tokio::main]
+async fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n = if bench { 10_000 } else { 50 };
+    let body = csv(n).into_bytes();
+    let rounds = if bench { 3 } else { 1 };
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        times.push(run(&url, &body).await);
+    }
+    times.sort_by(f64::total_cmp);
+    println!("import {n} households, SQLite: median {:.2} s (min {:.2} s) over {rounds} run(s), {:.0} households/s",
+        times[times.len() / 2], times[0], n as f64 / times[times.len() / 2]);
+    if let Ok(admin) = std::env::var("GREENCHANNEL_TEST_POSTGRES") {
+        let pool = sqlx::PgPool::connect(&admin).await.expect("postgres");
+        let name = format!("gc_bench_{}", std::process::id());
+        sqlx::query(&format!("drop database if exists {name}"))
+            .execute(&pool)
+            .await
+            .expect("drop");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&pool)
+            .await
+            .expect("create");
+        let url = format!(
+            "{}/{name}",
+            admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a)
+        );
+        let secs = run(&url, &body).await;
+        println!(
+            "import {n} households, PostgreSQL: {secs:.2} s, {:.0} households/s",
+            n as f64 / secs
+        );
+        sqlx::query(&format!("drop database {name} with (force)"))
+            .execute(&pool)
+            .await
+            .expect("drop");
+    }
+}

@@ -1,0 +1,164 @@
+//! The command-line entry points behind `main`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::auth::StaffRole;
+use crate::config::{Command, Config, ServeArgs};
+use crate::db::{accounts, households, import, redact_url, Db};
+use crate::http::{app, serve, shutdown_signal, AppState};
+use crate::time::today;
+
+/// Runs one subcommand.
+pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    match config.command {
+        Command::Serve(args) => serve_cmd(&config.database, args).await,
+        Command::Bootstrap { name } => bootstrap(&config.database, &name).await,
+        Command::Demo => {
+            let db = Db::connect(&config.database, 4).await?;
+            demo(&db, None).await?;
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            dry_run,
+            encoding,
+        } => {
+            let encoding = encoding
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--encoding: {e}"))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let db = Db::connect(&config.database, 4).await?;
+            let source = file.display().to_string();
+            let report = import::import_households(
+                &db,
+                &bytes,
+                encoding,
+                dry_run,
+                None,
+                None,
+                &source,
+                today(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            db.close().await;
+            for e in &report.errors {
+                eprintln!("{}:{}: {}: {}", file.display(), e.line, e.field, e.reason);
+            }
+            if !report.errors.is_empty() {
+                eprintln!("{} problem(s); nothing was imported", report.errors.len());
+                return Ok(ExitCode::FAILURE);
+            }
+            let verb = if report.dry_run {
+                "would import"
+            } else {
+                "imported"
+            };
+            println!(
+                "{verb} {} households with {} members",
+                report.households, report.members
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { township, output } => {
+            let db = Db::connect(&config.database, 4).await?;
+            let records = households::all_records(&db, township.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let places = import::known_places(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let csv =
+                import::export_csv(&records, &places, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+            db.close().await;
+            match output {
+                Some(path) => std::fs::write(&path, csv)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::Write::write_all(&mut std::io::stdout(), &csv)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = Db::connect(&config.database, 1).await?;
+            db.close().await;
+            println!("migrations applied to {}", redact_url(&config.database));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(database, args.db_connections).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("--listen: cannot bind {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    if args.demo {
+        demo(&db, Some(addr)).await?;
+    }
+    tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
+    let state = AppState::new(db.clone());
+    serve(
+        listener,
+        app(state),
+        shutdown_signal(),
+        Duration::from_secs(args.shutdown_grace_secs),
+    )
+    .await?;
+    // Every accepted request has finished: close the pool so SQLite checkpoints its WAL.
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(db: &Db, addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    match crate::demo::load(db, 300)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        None => println!("The database already holds households; demo data not loaded."),
+        Some(tokens) => {
+            println!("Demo district loaded: 300 households, 11 facilities, one account per role.");
+            println!("Tokens (shown once):");
+            for (role, token) in &tokens.0 {
+                println!("  {:<9} {token}", role.as_str());
+            }
+            if let Some(addr) = addr {
+                println!("Service: http://{addr}/  (try: curl -H 'Authorization: Bearer <office token>' http://{addr}/api/v1/households)");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn bootstrap(database: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(database, 2).await?;
+    if accounts::office_exists(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        eprintln!("an office account already exists; use it to create further accounts (POST /api/v1/accounts)");
+        return Ok(ExitCode::FAILURE);
+    }
+    let input = accounts::AccountInput {
+        name: name.to_owned(),
+        role: StaffRole::Office,
+        township_id: None,
+        facility_id: None,
+    };
+    let (account, token) = accounts::create_account(&db, &input)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await;
+    println!(
+        "office account '{}' created (id {}). Its token, shown only this once:",
+        account.name, account.account_id
+    );
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,638 @@
+//! Household files and their members: create, read, change with history, list, as-of queries.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Db;
+use crate::error::{AppError, Result};
+use crate::on_db;
+use crate::register::{
+    mask, validate_household, Area, Child, Contact, FieldError, HouseholdInput, IdNumber,
+    PensionInput, Role, SelfCare, Sex,
+};
+
+/// A household file as stored, with its members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HouseholdRecord {
+    /// Its id.
+    pub household_id: i64,
+    /// Township or street code.
+    pub township_id: String,
+    /// Village or community code.
+    pub community_id: Option<String>,
+    /// Home address.
+    pub address: String,
+    /// Hukou in the district.
+    pub hukou_in_district: bool,
+    /// Urban or rural.
+    pub area: Area,
+    /// The only child's status.
+    pub child: Child,
+    /// Another child born or adopted since.
+    pub other_child_since: bool,
+    /// On minimum living allowance.
+    pub dibao: bool,
+    /// Low-income.
+    pub low_income: bool,
+    /// A successful IVF birth.
+    pub ivf_birth_on: Option<NaiveDate>,
+    /// The contact person.
+    pub contact: Option<Contact>,
+    /// The members.
+    pub members: Vec<MemberRecord>,
+    /// Incremented on every change; updates must name the version they change.
+    pub version: i32,
+    /// When the file was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Its id.
+    pub member_id: i64,
+    /// Full name.
+    pub name: String,
+    /// Sex.
+    pub sex: Sex,
+    /// Role in the household.
+    pub role: Role,
+    /// Date of birth.
+    pub born_on: NaiveDate,
+    /// ID number: full for the office and township staff, masked for everyone else.
+    pub id_number: String,
+    /// Phone, masked like the ID number.
+    pub phone: Option<String>,
+    /// Date of death.
+    pub died_on: Option<NaiveDate>,
+    /// Resident pension enrolment.
+    pub resident_pension: Option<PensionInput>,
+    /// Resident medical insurance enrolment.
+    pub resident_medical_insurance: bool,
+    /// Self-care ability.
+    pub self_care: Option<SelfCare>,
+}
+
+impl HouseholdRecord {
+    /// Masks ID numbers and phones, for callers who do not need them.
+    pub fn masked(mut self) -> Self {
+        for m in &mut self.members {
+            m.id_number = IdNumber::parse(&m.id_number)
+                .map(|id| id.masked())
+                .unwrap_or_default();
+            m.phone = m.phone.as_deref().map(mask::mask_phone);
+        }
+        if let Some(c) = &mut self.contact {
+            c.phone = c.phone.as_deref().map(mask::mask_phone);
+        }
+        self
+    }
+}
+
+/// One line of a household list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HouseholdSummary {
+    /// Its id.
+    pub household_id: i64,
+    /// Township code.
+    pub township_id: String,
+    /// Village or community code.
+    pub community_id: Option<String>,
+    /// `deceased`, `disabled` or `healthy`.
+    pub child_status: String,
+    /// How many members are on file.
+    pub members: i64,
+    /// Version.
+    pub version: i32,
+}
+
+/// One entry of a file's history.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ChangeEntry {
+    /// The version this change produced.
+    pub version: i32,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+    /// Who (the account), when a person made it.
+    pub account_id: Option<i64>,
+    /// Why.
+    pub reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HouseholdRow {
+    household_id: i64,
+    township_id: String,
+    community_id: Option<String>,
+    address: String,
+    hukou_in_district: bool,
+    area: String,
+    child_status: String,
+    child_died_on: Option<NaiveDate>,
+    child_disability_grade: Option<i32>,
+    other_child_since: bool,
+    dibao: bool,
+    low_income: bool,
+    ivf_birth_on: Option<NaiveDate>,
+    contact_name: Option<String>,
+    contact_phone: Option<String>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    member_id: i64,
+    household_id: i64,
+    name: String,
+    sex: String,
+    role: String,
+    born_on: NaiveDate,
+    id_number: String,
+    phone: Option<String>,
+    died_on: Option<NaiveDate>,
+    resident_pension: bool,
+    basic_pension_monthly_fen: Option<i64>,
+    resident_medical_insurance: bool,
+    self_care: Option<String>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(anyhow::anyhow!("stored {what} is not valid: {e}"))
+}
+
+impl HouseholdRow {
+    fn into_record(self, members: Vec<MemberRecord>) -> Result<HouseholdRecord> {
+        let child = match (
+            self.child_status.as_str(),
+            self.child_died_on,
+            self.child_disability_grade,
+        ) {
+            ("deceased", Some(died_on), _) => Child::Deceased { died_on },
+            ("disabled", _, Some(g)) => Child::Disabled {
+                disability_grade: u8::try_from(g).map_err(|e| corrupt("disability grade", e))?,
+            },
+            ("healthy", _, _) => Child::Healthy,
+            (s, _, _) => return Err(corrupt("child status", s)),
+        };
+        Ok(HouseholdRecord {
+            household_id: self.household_id,
+            township_id: self.township_id,
+            community_id: self.community_id,
+            address: self.address,
+            hukou_in_district: self.hukou_in_district,
+            area: self.area.parse().map_err(|e| corrupt("area", e))?,
+            child,
+            other_child_since: self.other_child_since,
+            dibao: self.dibao,
+            low_income: self.low_income,
+            ivf_birth_on: self.ivf_birth_on,
+            contact: self.contact_name.map(|name| Contact {
+                name,
+                phone: self.contact_phone,
+            }),
+            members,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+impl MemberRow {
+    fn into_record(self) -> Result<MemberRecord> {
+        Ok(MemberRecord {
+            member_id: self.member_id,
+            name: self.name,
+            sex: self.sex.parse().map_err(|e| corrupt("sex", e))?,
+            role: self.role.parse().map_err(|e| corrupt("role", e))?,
+            born_on: self.born_on,
+            id_number: self.id_number,
+            phone: self.phone,
+            died_on: self.died_on,
+            resident_pension: self.resident_pension.then_some(PensionInput {
+                basic_monthly_fen: self.basic_pension_monthly_fen,
+            }),
+            resident_medical_insurance: self.resident_medical_insurance,
+            self_care: self
+                .self_care
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(|e| corrupt("self_care", e))?,
+        })
+    }
+}
+
+pub(crate) const HOUSEHOLD_COLUMNS: &str =
+    "household_id, township_id, community_id, address, hukou_in_district, area,
+    child_status, child_died_on, child_disability_grade, other_child_since, dibao, low_income,
+    ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at";
+pub(crate) const MEMBER_COLUMNS: &str =
+    "member_id, household_id, name, sex, role, born_on, id_number, phone, died_on,
+    resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care";
+
+/// The columns of a household row from an input, in the order of the insert and update below.
+pub(crate) struct HouseholdValues<'a> {
+    pub input: &'a HouseholdInput,
+    pub child_status: &'static str,
+    pub died_on: Option<NaiveDate>,
+    pub grade: Option<i32>,
+}
+
+impl<'a> HouseholdValues<'a> {
+    pub fn of(input: &'a HouseholdInput) -> Self {
+        let (child_status, died_on, grade) = match &input.child {
+            Child::Deceased { died_on } => ("deceased", Some(*died_on), None),
+            Child::Disabled { disability_grade } => {
+                ("disabled", None, Some(i32::from(*disability_grade)))
+            }
+            Child::Healthy => ("healthy", None, None),
+        };
+        Self {
+            input,
+            child_status,
+            died_on,
+            grade,
+        }
+    }
+}
+
+/// Inserts one household with its members and its first change-log entry inside an open
+/// transaction `$tx`; evaluates to `Result<i64, sqlx::Error>` (the new household id).
+/// A macro rather than a function so it expands natively for both backends.
+macro_rules! insert_household {
+    ($tx:expr, $input:expr, $now:expr, $account:expr, $reason:expr) => {
+        async {
+            let v = $crate::db::households::HouseholdValues::of($input);
+            let h = v.input;
+            let id: i64 = sqlx::query_scalar(
+                "insert into household (township_id, community_id, address, hukou_in_district, area,
+                    child_status, child_died_on, child_disability_grade, other_child_since, dibao,
+                    low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)
+                 returning household_id")
+                .bind(h.township_id.trim()).bind(h.community_id.as_deref()).bind(h.address.trim())
+                .bind(h.hukou_in_district).bind(h.area.as_str()).bind(v.child_status)
+                .bind(v.died_on).bind(v.grade).bind(h.other_child_since).bind(h.dibao)
+                .bind(h.low_income).bind(h.ivf_birth_on)
+                .bind(h.contact.as_ref().map(|c| c.name.trim()))
+                .bind(h.contact.as_ref().and_then(|c| c.phone.as_deref()))
+                .bind($now)
+                .fetch_one(&mut *$tx).await?;
+            for m in &h.members {
+                $crate::db::households::insert_member!($tx, id, m).await?;
+            }
+            let snapshot = $crate::db::households::fetch_record!($tx, id).await?;
+            sqlx::query(
+                "insert into change_log (entity, entity_id, version, changed_at, account_id, reason, snapshot)
+                 values ('household', $1, 1, $2, $3, $4, $5)")
+                .bind(id).bind($now).bind($account).bind($reason)
+                .bind(serde_json::to_string(&snapshot).map_err(|e| sqlx::Error::Protocol(e.to_string()))?)
+                .execute(&mut *$tx).await?;
+            Ok::<i64, sqlx::Error>(id)
+        }
+    };
+}
+pub(crate) use insert_household;
+
+/// Inserts one member row; evaluates to a future of `Result<(), sqlx::Error>`.
+macro_rules! insert_member {
+    ($tx:expr, $household_id:expr, $m:expr) => {
+        async {
+            let m: &$crate::register::MemberInput = $m;
+            // Validated before: the ID number parses, and its birth date and sex are the member's.
+            let id = $crate::register::IdNumber::parse(&m.id_number)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            sqlx::query(
+                "insert into member (household_id, name, sex, role, born_on, id_number, phone, died_on,
+                    resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                .bind($household_id).bind(m.name.trim()).bind(id.sex().as_str()).bind(m.role.as_str())
+                .bind(id.birth_date()).bind(id.as_str()).bind(m.phone.as_deref().filter(|p| !p.is_empty()))
+                .bind(m.died_on).bind(m.resident_pension.is_some())
+                .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
+                .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
+                .execute(&mut *$tx).await?;
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
+pub(crate) use insert_member;
+
+/// Reads one household with its members through any executor `$ex`; evaluates to a future of
+/// `Result<HouseholdRecord, sqlx::Error>`.
+macro_rules! fetch_record {
+    ($ex:expr, $id:expr) => {
+        async {
+            let rows = $crate::db::households::fetch_rows!($ex, $id).await?;
+            rows.ok_or(sqlx::Error::RowNotFound)
+        }
+    };
+}
+pub(crate) use fetch_record;
+
+/// Like `fetch_record!`, but `Ok(None)` when there is no such household.
+macro_rules! fetch_rows {
+    ($ex:expr, $id:expr) => {
+        async {
+            let sql = format!(
+                "select {} from household where household_id = $1",
+                $crate::db::households::HOUSEHOLD_COLUMNS
+            );
+            let row: Option<$crate::db::households::HouseholdRow> = sqlx::query_as(&sql)
+                .bind($id)
+                .fetch_optional(&mut *$ex)
+                .await?;
+            let Some(row) = row else {
+                return Ok::<_, sqlx::Error>(None);
+            };
+            let sql = format!(
+                "select {} from member where household_id = $1 order by member_id",
+                $crate::db::households::MEMBER_COLUMNS
+            );
+            let members: Vec<$crate::db::households::MemberRow> =
+                sqlx::query_as(&sql).bind($id).fetch_all(&mut *$ex).await?;
+            $crate::db::households::assemble(row, members)
+                .map(Some)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+        }
+    };
+}
+pub(crate) use fetch_rows;
+
+#[doc(hidden)]
+pub(crate) fn assemble(row: HouseholdRow, members: Vec<MemberRow>) -> Result<HouseholdRecord> {
+    let members = members
+        .into_iter()
+        .map(MemberRow::into_record)
+        .collect::<Result<Vec<_>>>()?;
+    row.into_record(members)
+}
+
+/// Checks an input against the database: the township and community exist, and no ID number is
+/// already on another household's file. `own` is the household being changed, if any.
+pub async fn check_against_db(
+    db: &Db,
+    input: &HouseholdInput,
+    own: Option<i64>,
+) -> Result<Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let township: Option<String> = on_db!(db, p => sqlx::query_scalar(
+        "select township_id from township where township_id = $1")
+        .bind(input.township_id.trim()).fetch_optional(p).await)?;
+    if township.is_none() {
+        errors.push(FieldError {
+            field: "township_id".into(),
+            reason: format!(
+                "未知的镇街代码 / unknown township '{}'",
+                input.township_id.trim()
+            ),
+        });
+    }
+    if let Some(c) = &input.community_id {
+        let found: Option<String> = on_db!(db, p => sqlx::query_scalar(
+            "select township_id from community where community_id = $1")
+            .bind(c).fetch_optional(p).await)?;
+        match found {
+            None => errors.push(FieldError {
+                field: "community_id".into(),
+                reason: format!("未知的村居代码 / unknown community '{c}'"),
+            }),
+            Some(t) if t != input.township_id.trim() => errors.push(FieldError {
+                field: "community_id".into(),
+                reason: format!(
+                    "该村居不属于镇街{} / community '{c}' is not in township '{}'",
+                    input.township_id.trim(),
+                    input.township_id.trim()
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (i, m) in input.members.iter().enumerate() {
+        let Ok(id) = IdNumber::parse(&m.id_number) else {
+            continue;
+        };
+        let other: Option<i64> = on_db!(db, p => sqlx::query_scalar(
+            "select household_id from member where id_number = $1")
+            .bind(id.as_str()).fetch_optional(p).await)?;
+        if other.is_some_and(|o| Some(o) != own) {
+            errors.push(FieldError {
+                field: format!("members[{i}].id_number"),
+                reason: "该身份证号码已在其他家庭档案中 / this ID number is already on another household's file".into(),
+            });
+        }
+    }
+    Ok(errors)
+}
+
+/// Validates and creates a household file with its members and first history entry.
+pub async fn create(
+    db: &Db,
+    input: &HouseholdInput,
+    account_id: Option<i64>,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<HouseholdRecord> {
+    let mut errors = validate_household(input, today);
+    if errors.is_empty() {
+        errors = check_against_db(db, input, None).await?;
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let now = Utc::now();
+    let record = on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let id = insert_household!(tx, input, now, account_id, reason).await.map_err(duplicate_id)?;
+        let record = fetch_record!(tx, id).await?;
+        tx.commit().await?;
+        record
+    });
+    Ok(record)
+}
+
+/// A unique violation that slipped past the pre-check (two writers at once) is a duplicate ID.
+fn duplicate_id(e: sqlx::Error) -> AppError {
+    if crate::error::is_unique_violation(&e) {
+        AppError::conflict(
+            "duplicate_id_number",
+            "an ID number in this file is already registered",
+        )
+    } else {
+        AppError::from(e)
+    }
+}
+
+/// One household file.
+pub async fn get(db: &Db, id: i64) -> Result<HouseholdRecord> {
+    let found = on_db!(db, p => {
+        let mut conn = p.acquire().await?;
+        fetch_rows!(conn, id).await?
+    });
+    found.ok_or(AppError::NotFound("household"))
+}
+
+/// A page of households, optionally of one township, in id order after `after`.
+pub async fn list(
+    db: &Db,
+    township: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<HouseholdSummary>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select h.household_id, h.township_id, h.community_id, h.child_status,
+                (select count(*) from member m where m.household_id = h.household_id) as members,
+                h.version
+           from household h
+          where ($1 is null or h.township_id = $1) and h.household_id > $2
+          order by h.household_id limit $3")
+        .bind(township).bind(after).bind(limit).fetch_all(p).await)?)
+}
+
+/// Replaces a household file (members matched by role), checking the expected version, and
+/// appends the new state to its history, in one transaction.
+pub async fn update(
+    db: &Db,
+    id: i64,
+    expected_version: i32,
+    input: &HouseholdInput,
+    account_id: Option<i64>,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<HouseholdRecord> {
+    if reason.trim().is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "修改须说明原因 / a change must say why",
+        ));
+    }
+    let mut errors = validate_household(input, today);
+    if errors.is_empty() {
+        errors = check_against_db(db, input, Some(id)).await?;
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let now = Utc::now();
+    let v = HouseholdValues::of(input);
+    let record = on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let n = sqlx::query(
+            "update household set township_id = $1, community_id = $2, address = $3,
+                hukou_in_district = $4, area = $5, child_status = $6, child_died_on = $7,
+                child_disability_grade = $8, other_child_since = $9, dibao = $10, low_income = $11,
+                ivf_birth_on = $12, contact_name = $13, contact_phone = $14,
+                version = version + 1, updated_at = $15
+             where household_id = $16 and version = $17")
+            .bind(input.township_id.trim()).bind(input.community_id.as_deref()).bind(input.address.trim())
+            .bind(input.hukou_in_district).bind(input.area.as_str()).bind(v.child_status)
+            .bind(v.died_on).bind(v.grade).bind(input.other_child_since).bind(input.dibao)
+            .bind(input.low_income).bind(input.ivf_birth_on)
+            .bind(input.contact.as_ref().map(|c| c.name.trim()))
+            .bind(input.contact.as_ref().and_then(|c| c.phone.as_deref()))
+            .bind(now).bind(id).bind(expected_version)
+            .execute(&mut *tx).await?.rows_affected();
+        if n == 0 {
+            let exists: Option<i32> = sqlx::query_scalar("select version from household where household_id = $1")
+                .bind(id).fetch_optional(&mut *tx).await?;
+            return Err(match exists {
+                None => AppError::NotFound("household"),
+                Some(v) => AppError::conflict("stale_version", format!(
+                    "the file is at version {v}, not {expected_version}: reload it and apply the change again")),
+            });
+        }
+        let roles: Vec<&str> = input.members.iter().map(|m| m.role.as_str()).collect();
+        let existing: Vec<(i64, String)> = sqlx::query_as("select member_id, role from member where household_id = $1")
+            .bind(id).fetch_all(&mut *tx).await?;
+        for (member_id, role) in &existing {
+            if !roles.contains(&role.as_str()) {
+                sqlx::query("delete from member where member_id = $1").bind(member_id)
+                    .execute(&mut *tx).await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(d) if d.is_foreign_key_violation() => AppError::conflict(
+                            "member_in_use",
+                            format!("the {role} has cards or records and cannot be removed; record a death instead")),
+                        _ => AppError::from(e),
+                    })?;
+            }
+        }
+        for m in &input.members {
+            let idn = IdNumber::parse(&m.id_number).map_err(|e| AppError::field("id_number", e.to_string()))?;
+            let changed = sqlx::query(
+                "update member set name = $1, sex = $2, born_on = $3, id_number = $4, phone = $5,
+                    died_on = $6, resident_pension = $7, basic_pension_monthly_fen = $8,
+                    resident_medical_insurance = $9, self_care = $10
+                 where household_id = $11 and role = $12")
+                .bind(m.name.trim()).bind(idn.sex().as_str()).bind(idn.birth_date()).bind(idn.as_str())
+                .bind(m.phone.as_deref().filter(|p| !p.is_empty())).bind(m.died_on)
+                .bind(m.resident_pension.is_some())
+                .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
+                .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
+                .bind(id).bind(m.role.as_str())
+                .execute(&mut *tx).await.map_err(duplicate_id)?.rows_affected();
+            if changed == 0 {
+                insert_member!(tx, id, m).await.map_err(duplicate_id)?;
+            }
+        }
+        let record = fetch_record!(tx, id).await?;
+        sqlx::query(
+            "insert into change_log (entity, entity_id, version, changed_at, account_id, reason, snapshot)
+             values ('household', $1, $2, $3, $4, $5, $6)")
+            .bind(id).bind(record.version).bind(now).bind(account_id).bind(reason.trim())
+            .bind(serde_json::to_string(&record).map_err(anyhow::Error::from)?)
+            .execute(&mut *tx).await?;
+        tx.commit().await?;
+        record
+    });
+    Ok(record)
+}
+
+/// Every change to a file, oldest first.
+pub async fn history(db: &Db, id: i64) -> Result<Vec<ChangeEntry>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select version, changed_at, account_id, reason from change_log
+          where entity = 'household' and entity_id = $1 order by version")
+        .bind(id).fetch_all(p).await)?)
+}
+
+/// The file as it stood at `at`: the last version recorded at or before that instant.
+pub async fn as_of(db: &Db, id: i64, at: DateTime<Utc>) -> Result<Option<HouseholdRecord>> {
+    let snapshot: Option<String> = on_db!(db, p => sqlx::query_scalar(
+        "select snapshot from change_log
+          where entity = 'household' and entity_id = $1 and changed_at <= $2
+          order by version desc limit 1")
+        .bind(id).bind(at).fetch_optional(p).await)?;
+    snapshot
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("history snapshot", e)))
+        .transpose()
+}
+
+/// Every household file (of one township, if given) with its members, in id order.
+pub async fn all_records(db: &Db, township: Option<&str>) -> Result<Vec<HouseholdRecord>> {
+    let (rows, members): (Vec<HouseholdRow>, Vec<MemberRow>) = on_db!(db, p => {
+        let rows = sqlx::query_as(&format!(
+            "select {HOUSEHOLD_COLUMNS} from household where ($1 is null or township_id = $1) order by household_id"))
+            .bind(township).fetch_all(p).await?;
+        let members = sqlx::query_as(&format!(
+            "select {} from member m where ($1 is null or exists (select 1 from household h
+                where h.household_id = m.household_id and h.township_id = $1)) order by household_id, member_id",
+            MEMBER_COLUMNS.replace("member_id, household_id", "m.member_id, m.household_id")))
+            .bind(township).fetch_all(p).await?;
+        (rows, members)
+    });
+    let mut by_household: std::collections::HashMap<i64, Vec<MemberRow>> =
+        std::collections::HashMap::new();
+    for m in members {
+        by_household.entry(m.household_id).or_default().push(m);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let ms = by_household.remove(&r.household_id).unwrap_or_default();
+            assemble(r, ms)
+        })
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! CSV import and export of household files: all-or-nothing, with every bad row named.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+use super::households::{insert_household, HouseholdRecord};
+use super::{places, Db};
+use crate::error::Result;
+use crate::on_db;
+use crate::register::csv_io::{self, Encoding, Places, RowError, COLUMNS};
+use crate::register::{Child, IdNumber, Role};
+
+/// What an import did, or would do on a dry run.
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Households in the file.
+    pub households: usize,
+    /// Members in the file.
+    pub members: usize,
+    /// Every problem; when not empty, nothing was written.
+    pub errors: Vec<RowError>,
+}
+
+/// The places the office knows, keyed by code and by name, for resolving what staff typed.
+pub async fn known_places(db: &Db) -> Result<Places> {
+    let mut p = Places::default();
+    for t in places::townships(db).await? {
+        p.townships.insert(t.name.clone(), t.township_id.clone());
+        p.townships.insert(t.township_id.clone(), t.township_id);
+    }
+    for c in places::communities(db).await? {
+        p.communities.insert(
+            (c.township_id.clone(), c.name.clone()),
+            c.community_id.clone(),
+        );
+        p.communities
+            .insert((c.township_id, c.community_id.clone()), c.community_id);
+    }
+    Ok(p)
+}
+
+/// Reads, checks and (unless `dry_run`, and only if every row is good) stores a file of
+/// households in one transaction. `scope` limits the file to one township.
+#[allow(clippy::too_many_arguments)]
+pub async fn import_households(
+    db: &Db,
+    bytes: &[u8],
+    encoding: Encoding,
+    dry_run: bool,
+    scope: Option<&str>,
+    account_id: Option<i64>,
+    source: &str,
+    today: NaiveDate,
+) -> Result<ImportReport> {
+    let text = match csv_io::decode(bytes, encoding) {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(ImportReport {
+                dry_run,
+                households: 0,
+                members: 0,
+                errors: vec![e],
+            })
+        }
+    };
+    let places = known_places(db).await?;
+    let (rows, mut errors) = csv_io::parse_households(&text, &places, today);
+    // ID numbers already on file elsewhere.
+    let stored: HashSet<String> =
+        on_db!(db, p => sqlx::query_scalar::<_, String>("select id_number from member")
+        .fetch_all(p).await)?
+        .into_iter()
+        .collect();
+    for row in &rows {
+        if scope.is_some_and(|t| t != row.household.township_id) {
+            errors.push(RowError {
+                line: row.line,
+                field: "township".into(),
+                reason: "只能导入本镇街的档案 / you may import files of your own township only"
+                    .into(),
+            });
+        }
+        for m in &row.household.members {
+            if IdNumber::parse(&m.id_number).is_ok_and(|id| stored.contains(id.as_str())) {
+                errors.push(RowError {
+                    line: row.line,
+                    field: format!("{}_id_number", m.role),
+                    reason: "该身份证号码已在档案中 / this ID number is already registered".into(),
+                });
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    let households = rows.len();
+    let members = rows.iter().map(|r| r.household.members.len()).sum();
+    if !errors.is_empty() || dry_run {
+        return Ok(ImportReport {
+            dry_run: true,
+            households,
+            members,
+            errors,
+        });
+    }
+    let now = Utc::now();
+    let reason = format!("导入 / imported from {source}");
+    on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        for row in &rows {
+            insert_household!(tx, &row.household, now, account_id, reason.as_str()).await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(ImportReport {
+        dry_run: false,
+        households,
+        members,
+        errors,
+    })
+}
+
+/// Writes household files as CSV in the import format (Chinese headers, UTF-8 with a BOM so that
+/// Excel opens it correctly). ID numbers and phones are masked unless `full`.
+pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> Result<Vec<u8>> {
+    let name_of = |code: &str| {
+        places
+            .townships
+            .iter()
+            .find(|(k, v)| *v == code && *k != code)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(COLUMNS.iter().map(|(_, zh, _)| *zh))
+            .map_err(anyhow::Error::from)?;
+        for r in records {
+            let r = if full { r.clone() } else { r.clone().masked() };
+            let yes = |b: bool| if b { "是" } else { "否" }.to_owned();
+            let mut row: Vec<String> = vec![
+                name_of(&r.township_id),
+                r.community_id.clone().unwrap_or_default(),
+                r.address.clone(),
+                yes(r.hukou_in_district),
+                if r.area == crate::register::Area::Urban {
+                    "城镇"
+                } else {
+                    "农村"
+                }
+                .into(),
+            ];
+            match &r.child {
+                Child::Deceased { died_on } => {
+                    row.extend(["死亡".into(), died_on.to_string(), String::new()])
+                }
+                Child::Disabled { disability_grade } => {
+                    row.extend(["伤残".into(), String::new(), disability_grade.to_string()])
+                }
+                Child::Healthy => row.extend(["健康".into(), String::new(), String::new()]),
+            }
+            row.extend([
+                yes(r.other_child_since),
+                yes(r.dibao),
+                yes(r.low_income),
+                r.ivf_birth_on.map(|d| d.to_string()).unwrap_or_default(),
+                r.contact
+                    .as_ref()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                r.contact
+                    .as_ref()
+                    .and_then(|c| c.phone.clone())
+                    .unwrap_or_default(),
+            ]);
+            for role in [Role::Mother, Role::Father] {
+                match r.members.iter().find(|m| m.role == role) {
+                    Some(m) => row.extend([
+                        m.name.clone(),
+                        m.id_number.clone(),
+                        m.phone.clone().unwrap_or_default(),
+                        m.died_on.map(|d| d.to_string()).unwrap_or_default(),
+                        yes(m.resident_pension.is_some()),
+                        m.resident_pension
+                            .as_ref()
+                            .and_then(|p| p.basic_monthly_fen)
+                            .map(csv_io::format_yuan)
+                            .unwrap_or_default(),
+                        yes(m.resident_medical_insurance),
+                        match m.self_care {
+                            Some(crate::register::SelfCare::Full) => "完全自理",
+                            Some(crate::register::SelfCare::Partial) => "部分自理",
+                            Some(crate::register::SelfCare::None) => "不能自理",
+                            None => "",
+                        }
+                        .into(),
+                    ]),
+                    None => row.extend(std::iter::repeat_n(String::new(), 8)),
+                }
+            }
+            w.write_record(&row).map_err(anyhow::Error::from)?;
+        }
+        w.flush().map_err(anyhow::Error::from)?;
+    }
+    Ok(out)
+}

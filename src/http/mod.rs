@@ -1,0 +1,145 @@
+//! The HTTP API under `/api/v1`: state, router, and the server with graceful shutdown.
+
+mod accounts;
+mod callers;
+pub mod extract;
+mod health;
+mod households;
+mod import;
+mod openapi;
+mod places;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use callers::CallerCache;
+pub use openapi::SPEC as OPENAPI_SPEC;
+
+use crate::db::Db;
+use crate::error::problem;
+
+/// The largest JSON body an ordinary endpoint accepts.
+pub const JSON_BODY_LIMIT: usize = 256 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Resolved bearer tokens.
+    pub callers: Arc<CallerCache>,
+}
+
+impl AppState {
+    /// State over a connected database.
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            callers: Arc::new(CallerCache::default()),
+        }
+    }
+}
+
+/// The whole application, ready to serve or to be called in tests with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(places::router())
+        .merge(accounts::router())
+        .merge(households::router())
+        .merge(openapi::router())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // The import endpoint reads whole spreadsheets; it sets its own, larger limit.
+        .merge(import::router());
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            // Spans carry the method and path only: a query string could hold personal data.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /api/v1/openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish
+/// (at most `grace`) so that no accepted write is lost.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    // Wait for the server to end; once shutdown began, give in-flight requests `grace`.
+    let mut server = server;
+    tokio::select! {
+        r = &mut server => return r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        _ = rx => {}
+    }
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(r) => r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Err(_) => {
+            tracing::warn!(
+                ?grace,
+                "requests still running after the grace period; stopping"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

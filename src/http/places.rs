@@ -1,0 +1,63 @@
+//! Townships, communities and facilities.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+use super::extract::{AnyStaff, Json, OfficeOnly, Path, Staff};
+use super::AppState;
+use crate::db::places::{self, Community, Facility, FacilityInput, Township};
+use crate::error::Result;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/townships", get(list_townships))
+        .route("/communities", get(list_communities))
+        .route("/facilities", get(list_facilities).post(add_facility))
+        .route("/facilities/{id}", get(get_facility))
+}
+
+async fn list_townships(
+    _: Staff<AnyStaff>,
+    State(s): State<AppState>,
+) -> Result<Json<Vec<Township>>> {
+    Ok(Json(places::townships(&s.db).await?))
+}
+
+async fn list_communities(
+    _: Staff<AnyStaff>,
+    State(s): State<AppState>,
+) -> Result<Json<Vec<Community>>> {
+    Ok(Json(places::communities(&s.db).await?))
+}
+
+async fn list_facilities(
+    _: Staff<AnyStaff>,
+    State(s): State<AppState>,
+) -> Result<Json<Vec<Facility>>> {
+    Ok(Json(places::facilities(&s.db).await?))
+}
+
+async fn get_facility(
+    _: Staff<AnyStaff>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Facility>> {
+    Ok(Json(places::facility(&s.db, id).await?))
+}
+
+async fn add_facility(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Json(input): Json<FacilityInput>,
+) -> Result<(StatusCode, Json<Facility>)> {
+    let f = places::add_facility(
+        &s.db,
+        &input,
+        Some(caller.account_id),
+        "新增机构 / facility added",
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(f)))
+}

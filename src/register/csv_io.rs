@@ -1,0 +1,629 @@
+//! Households as village staff keep them in spreadsheets: one row per household, the woman's
+//! (女方) and the man's (男方) columns side by side. Reads UTF-8 (with or without BOM) and
+//! GB18030/GBK, which is what Excel in China writes; headers may be Chinese or English.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::{
+    validate_household, Area, Child, Contact, HouseholdInput, IdNumber, MemberInput, PensionInput,
+    Role, SelfCare,
+};
+
+/// The text encoding of an uploaded file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 if the bytes are valid UTF-8, else GB18030.
+    Auto,
+    /// UTF-8, with or without a byte-order mark.
+    Utf8,
+    /// GB18030, a superset of GBK and GB2312.
+    Gb18030,
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "utf-8" | "utf8" => Ok(Self::Utf8),
+            "gb18030" | "gbk" | "gb2312" => Ok(Self::Gb18030),
+            _ => Err(format!(
+                "unknown encoding '{s}': use auto, utf-8, gbk or gb18030"
+            )),
+        }
+    }
+}
+
+/// One problem in an import file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// 1-based line in the file (the header is line 1); 0 for the file as a whole.
+    pub line: u64,
+    /// The column (its English key).
+    pub field: String,
+    /// What is wrong, in Chinese and English.
+    pub reason: String,
+}
+
+/// A parsed, validated household row.
+#[derive(Debug, Clone)]
+pub struct ParsedRow {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// The household, with township and community resolved to codes.
+    pub household: HouseholdInput,
+}
+
+/// The township and community codes and names the office knows, to resolve what staff write.
+#[derive(Debug, Default, Clone)]
+pub struct Places {
+    /// Township code or name → code.
+    pub townships: HashMap<String, String>,
+    /// (township code, community code or name) → community code.
+    pub communities: HashMap<(String, String), String>,
+}
+
+/// The columns: English key, Chinese header, required.
+pub const COLUMNS: &[(&str, &str, bool)] = &[
+    ("township", "镇街", true),
+    ("community", "村居", false),
+    ("address", "住址", true),
+    ("hukou_in_district", "户籍在本区", true),
+    ("area", "城乡", true),
+    ("child_status", "子女状况", true),
+    ("child_died_on", "子女死亡日期", false),
+    ("child_disability_grade", "子女残疾等级", false),
+    ("other_child_since", "再生育或收养", true),
+    ("dibao", "低保", true),
+    ("low_income", "低收入", true),
+    ("ivf_birth_on", "试管婴儿出生日期", false),
+    ("contact_name", "联系人", false),
+    ("contact_phone", "联系人电话", false),
+    ("mother_name", "女方姓名", false),
+    ("mother_id_number", "女方身份证号", false),
+    ("mother_phone", "女方电话", false),
+    ("mother_died_on", "女方死亡日期", false),
+    ("mother_pension", "女方参加居民养老保险", false),
+    ("mother_basic_pension_yuan", "女方月基础养老金", false),
+    ("mother_medical_insurance", "女方参加居民医保", false),
+    ("mother_self_care", "女方自理能力", false),
+    ("father_name", "男方姓名", false),
+    ("father_id_number", "男方身份证号", false),
+    ("father_phone", "男方电话", false),
+    ("father_died_on", "男方死亡日期", false),
+    ("father_pension", "男方参加居民养老保险", false),
+    ("father_basic_pension_yuan", "男方月基础养老金", false),
+    ("father_medical_insurance", "男方参加居民医保", false),
+    ("father_self_care", "男方自理能力", false),
+];
+
+/// Decodes the file's bytes to text.
+pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, RowError> {
+    let file_error = |reason: String| RowError {
+        line: 0,
+        field: "file".into(),
+        reason,
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match encoding {
+        Encoding::Utf8 | Encoding::Auto => match std::str::from_utf8(bytes) {
+            Ok(s) => return Ok(s.to_owned()),
+            Err(e) if encoding == Encoding::Utf8 => {
+                let line = 1 + bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count();
+                return Err(file_error(format!(
+                    "第{line}行不是有效的UTF-8编码，Excel导出的文件请选择GBK / line {line} is not valid UTF-8; for files saved by Excel choose encoding gbk"
+                )));
+            }
+            Err(_) => {}
+        },
+        Encoding::Gb18030 => {}
+    }
+    let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
+    if had_errors {
+        return Err(file_error(
+            "文件既不是UTF-8也不是GBK/GB18030编码 / the file is neither UTF-8 nor GBK/GB18030"
+                .into(),
+        ));
+    }
+    Ok(text.into_owned())
+}
+
+/// Parses and validates every row, returning the good rows and every problem found. The caller
+/// commits only when there are no problems at all.
+pub fn parse_households(
+    text: &str,
+    places: &Places,
+    today: NaiveDate,
+) -> (Vec<ParsedRow>, Vec<RowError>) {
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|s| s.trim_start_matches('\u{feff}').to_owned())
+            .collect(),
+        Err(e) => {
+            errors.push(RowError {
+                line: 1,
+                field: "header".into(),
+                reason: format!("表头无法读取 / cannot read the header: {e}"),
+            });
+            return (rows, errors);
+        }
+    };
+    // Map each column we know to its position; accept either the Chinese or the English name.
+    let mut index: HashMap<&'static str, usize> = HashMap::new();
+    for (pos, name) in header.iter().enumerate() {
+        match COLUMNS.iter().find(|(en, zh, _)| name == en || name == zh) {
+            Some((en, _, _)) => {
+                if index.insert(en, pos).is_some() {
+                    errors.push(RowError {
+                        line: 1,
+                        field: (*en).into(),
+                        reason: format!("列重复 / column '{name}' appears twice"),
+                    });
+                }
+            }
+            None => errors.push(RowError {
+                line: 1,
+                field: name.clone(),
+                reason: format!("未知的列 / unknown column '{name}'"),
+            }),
+        }
+    }
+    for (en, zh, required) in COLUMNS {
+        if *required && !index.contains_key(en) {
+            errors.push(RowError {
+                line: 1,
+                field: (*en).into(),
+                reason: format!("缺少必填列“{zh}” / required column '{en}' is missing"),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return (rows, errors);
+    }
+    let mut ids_seen: HashMap<String, u64> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(RowError {
+                    line,
+                    field: "row".into(),
+                    reason: format!("行格式错误 / malformed row: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue; // spreadsheets often end with blank rows
+        }
+        let cell = Cells {
+            record: &record,
+            index: &index,
+        };
+        let mut row = RowReader {
+            line,
+            errors: Vec::new(),
+        };
+        if let Some(h) = row.household(&cell, places, today) {
+            for m in &h.members {
+                if let Ok(id) = IdNumber::parse(&m.id_number) {
+                    let key = id.as_str().to_owned();
+                    if let Some(first) = ids_seen.insert(key, line) {
+                        row.err(
+                            format!("{}_id_number", m.role),
+                            format!("身份证号码与第{first}行重复 / ID number also on line {first}"),
+                        );
+                    }
+                }
+            }
+            if row.errors.is_empty() {
+                rows.push(ParsedRow { line, household: h });
+            }
+        }
+        errors.extend(row.errors);
+    }
+    (rows, errors)
+}
+
+/// The cells of one row, by column key.
+struct Cells<'r> {
+    record: &'r csv::StringRecord,
+    index: &'r HashMap<&'static str, usize>,
+}
+
+impl<'r> Cells<'r> {
+    /// The cell of a column, or "" when the file has no such column.
+    fn get(&self, key: &str) -> &'r str {
+        self.index
+            .get(key)
+            .and_then(|&i| self.record.get(i))
+            .unwrap_or("")
+    }
+}
+
+/// Reads the cells of one row, collecting every problem.
+struct RowReader {
+    line: u64,
+    errors: Vec<RowError>,
+}
+
+impl RowReader {
+    fn err(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(RowError {
+            line: self.line,
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn household(
+        &mut self,
+        cell: &Cells<'_>,
+        places: &Places,
+        today: NaiveDate,
+    ) -> Option<HouseholdInput> {
+        let township = match places.townships.get(cell.get("township")) {
+            Some(code) => code.clone(),
+            None => {
+                self.err(
+                    "township",
+                    format!(
+                        "未知的镇街“{}” / unknown township '{}'",
+                        cell.get("township"),
+                        cell.get("township")
+                    ),
+                );
+                String::new()
+            }
+        };
+        let community = match cell.get("community") {
+            // An unknown township is reported once; its communities cannot be judged.
+            _ if township.is_empty() => None,
+            "" => None,
+            c => match places.communities.get(&(township.clone(), c.to_owned())) {
+                Some(code) => Some(code.clone()),
+                None => {
+                    self.err(
+                        "community",
+                        format!("该镇街下没有村居“{c}” / no community '{c}' in that township"),
+                    );
+                    None
+                }
+            },
+        };
+        let status = cell.get("child_status");
+        let child = match status {
+            "死亡" | "deceased" => self
+                .date("child_died_on", cell.get("child_died_on"), true)
+                .flatten()
+                .map(|died_on| Child::Deceased { died_on }),
+            "伤残" | "残疾" | "disabled" => self
+                .grade(cell.get("child_disability_grade"))
+                .map(|disability_grade| Child::Disabled { disability_grade }),
+            "健康" | "healthy" => Some(Child::Healthy),
+            other => {
+                self.err("child_status", format!("应为 死亡/伤残/健康，而不是“{other}” / must be deceased, disabled or healthy, not '{other}'"));
+                None
+            }
+        };
+        let area = match cell.get("area") {
+            "城镇" | "城市" | "urban" => Some(Area::Urban),
+            "农村" | "rural" => Some(Area::Rural),
+            other => {
+                self.err(
+                    "area",
+                    format!(
+                        "应为 城镇/农村，而不是“{other}” / must be urban or rural, not '{other}'"
+                    ),
+                );
+                None
+            }
+        };
+        let hukou = self.required_flag("hukou_in_district", cell.get("hukou_in_district"));
+        let other_child = self.required_flag("other_child_since", cell.get("other_child_since"));
+        let dibao = self.required_flag("dibao", cell.get("dibao"));
+        let low_income = self.required_flag("low_income", cell.get("low_income"));
+        let ivf = self.date("ivf_birth_on", cell.get("ivf_birth_on"), false);
+        let contact = match cell.get("contact_name") {
+            "" => None,
+            name => Some(Contact {
+                name: name.to_owned(),
+                phone: non_empty(cell.get("contact_phone")),
+            }),
+        };
+        let mut members = Vec::new();
+        for role in [Role::Mother, Role::Father] {
+            if let Some(m) = self.member(role, cell) {
+                members.push(m);
+            }
+        }
+        if members.is_empty() && self.errors.is_empty() {
+            self.err(
+                "mother_name",
+                "至少填写女方或男方之一 / fill in the woman or the man (or both)",
+            );
+        }
+        let household = HouseholdInput {
+            township_id: township,
+            community_id: community,
+            address: cell.get("address").to_owned(),
+            hukou_in_district: hukou?,
+            area: area?,
+            child: child?,
+            other_child_since: other_child?,
+            dibao: dibao?,
+            low_income: low_income?,
+            ivf_birth_on: ivf.flatten(),
+            contact,
+            members,
+        };
+        if !self.errors.is_empty() {
+            return None;
+        }
+        for e in validate_household(&household, today) {
+            self.err(csv_field(&e.field, &household), e.reason);
+        }
+        self.errors.is_empty().then_some(household)
+    }
+
+    fn member(&mut self, role: Role, cell: &Cells<'_>) -> Option<MemberInput> {
+        let key = |f: &str| format!("{role}_{f}");
+        let name = cell.get(&key("name"));
+        let id = cell.get(&key("id_number"));
+        if name.is_empty() && id.is_empty() {
+            return None;
+        }
+        if name.is_empty() {
+            self.err(
+                key("name"),
+                "有身份证号码但没有姓名 / an ID number without a name",
+            );
+        }
+        if id.is_empty() {
+            self.err(
+                key("id_number"),
+                "缺少身份证号码 / the ID number is missing",
+            );
+        } else if id.to_ascii_uppercase().contains("E+") {
+            self.err(key("id_number"), "身份证号码被Excel转成了数字，请将该列设为文本 / Excel turned the ID number into a number: format the column as text");
+        }
+        let died_on = self.date(&key("died_on"), cell.get(&key("died_on")), false)?;
+        let pension = self.optional_flag(&key("pension"), cell.get(&key("pension")))?;
+        let basic = match cell.get(&key("basic_pension_yuan")) {
+            "" => None,
+            s => match parse_yuan(s) {
+                Some(f) => Some(f),
+                None => {
+                    self.err(key("basic_pension_yuan"), format!("金额格式错误“{s}”，如 160 或 160.50 / bad amount '{s}', e.g. 160 or 160.50"));
+                    return None;
+                }
+            },
+        };
+        if basic.is_some() && pension != Some(true) {
+            self.err(key("basic_pension_yuan"), "填写了养老金但未标明参加居民养老保险 / a pension amount without resident pension enrolment");
+        }
+        let medical = self.optional_flag(
+            &key("medical_insurance"),
+            cell.get(&key("medical_insurance")),
+        )?;
+        let self_care = match cell.get(&key("self_care")) {
+            "" => None,
+            "完全自理" | "full" => Some(SelfCare::Full),
+            "部分自理" | "partial" => Some(SelfCare::Partial),
+            "不能自理" | "none" => Some(SelfCare::None),
+            other => {
+                self.err(key("self_care"), format!("应为 完全自理/部分自理/不能自理，而不是“{other}” / must be full, partial or none"));
+                None
+            }
+        };
+        Some(MemberInput {
+            name: name.to_owned(),
+            sex: None,
+            role,
+            born_on: None,
+            id_number: id.to_owned(),
+            phone: non_empty(cell.get(&key("phone"))),
+            died_on,
+            resident_pension: (pension == Some(true)).then_some(PensionInput {
+                basic_monthly_fen: basic,
+            }),
+            resident_medical_insurance: medical == Some(true),
+            self_care,
+        })
+    }
+
+    /// A yes/no cell that must be filled in.
+    fn required_flag(&mut self, field: &str, s: &str) -> Option<bool> {
+        match self.optional_flag(field, s)? {
+            Some(b) => Some(b),
+            None => {
+                self.err(field, "必填 / required");
+                None
+            }
+        }
+    }
+
+    /// A yes/no cell; `Some(None)` when empty. `None` after recording an error.
+    fn optional_flag(&mut self, field: &str, s: &str) -> Option<Option<bool>> {
+        match s {
+            "是" | "有" | "true" | "yes" | "y" | "1" | "Y" | "TRUE" => Some(Some(true)),
+            "否" | "无" | "false" | "no" | "n" | "0" | "N" | "FALSE" => Some(Some(false)),
+            "" => Some(None),
+            other => {
+                self.err(
+                    field,
+                    format!("应为 是/否，而不是“{other}” / must be yes or no, not '{other}'"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A date cell; `Some(None)` when empty and optional. `None` after recording an error.
+    fn date(&mut self, field: &str, s: &str, required: bool) -> Option<Option<NaiveDate>> {
+        if s.is_empty() {
+            if required {
+                self.err(field, "缺少日期 / the date is missing");
+                return None;
+            }
+            return Some(None);
+        }
+        match parse_date(s) {
+            Some(d) => Some(Some(d)),
+            None => {
+                self.err(
+                    field,
+                    format!(
+                        "日期无效“{s}”，应为 2015-08-10 / not a valid date '{s}', write 2015-08-10"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn grade(&mut self, s: &str) -> Option<u8> {
+        let g = match s {
+            "1" | "一级" => Some(1),
+            "2" | "二级" => Some(2),
+            "3" | "三级" => Some(3),
+            "4" | "四级" => Some(4),
+            _ => None,
+        };
+        if g.is_none() {
+            self.err(
+                "child_disability_grade",
+                format!(
+                    "残疾等级应为1-4，而不是“{s}” / disability grade must be 1 to 4, not '{s}'"
+                ),
+            );
+        }
+        g
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Maps a validation path (`members[0].id_number`) to the CSV column (`mother_id_number`).
+fn csv_field(path: &str, h: &HouseholdInput) -> String {
+    if let Some(rest) = path.strip_prefix("members[") {
+        if let Some((i, field)) = rest.split_once("].") {
+            if let Some(m) = i.parse::<usize>().ok().and_then(|i| h.members.get(i)) {
+                let field = match field {
+                    "resident_pension.basic_monthly_fen" => "basic_pension_yuan",
+                    "born_on" | "sex" => "id_number",
+                    f => f,
+                };
+                return format!("{}_{}", m.role, field);
+            }
+        }
+    }
+    match path {
+        "child.died_on" => "child_died_on".into(),
+        "child.disability_grade" => "child_disability_grade".into(),
+        "township_id" => "township".into(),
+        other => other.replace('.', "_"),
+    }
+}
+
+/// Parses 2015-08-10, 2015/8/10 or 2015.8.10 (what Excel and hand entry produce).
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
+    let [y, m, d] = parts.as_slice() else {
+        return None;
+    };
+    if y.len() != 4 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// Parses a yuan amount with at most two decimals into fen, exactly (no floating point).
+pub fn parse_yuan(s: &str) -> Option<i64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(frac)
+}
+
+/// Formats fen as yuan with two decimals.
+pub fn format_yuan(fen: i64) -> String {
+    format!(
+        "{}{}.{:02}",
+        if fen < 0 { "-" } else { "" },
+        fen.abs() / 100,
+        fen.abs() % 100
+    )
+}
+
+/// ID numbers that occur more than once across rows (also caught per row; kept for callers that
+/// check against stored files).
+pub fn ids_of(rows: &[ParsedRow]) -> HashSet<String> {
+    rows.iter()
+        .flat_map(|r| r.household.members.iter())
+        .filter_map(|m| IdNumber::parse(&m.id_number).ok())
+        .map(|id| id.as_str().to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuan_parses_exactly() {
+        assert_eq!(parse_yuan("160"), Some(16000));
+        assert_eq!(parse_yuan("160.5"), Some(16050));
+        assert_eq!(parse_yuan("0.07"), Some(7));
+        assert_eq!(parse_yuan("1.234"), None);
+        assert_eq!(parse_yuan("-3"), None);
+        assert_eq!(format_yuan(16050), "160.50");
+    }
+
+    #[test]
+    fn dates_accept_excel_forms_and_refuse_impossible_ones() {
+        assert_eq!(
+            parse_date("2015/8/10"),
+            NaiveDate::from_ymd_opt(2015, 8, 10)
+        );
+        assert_eq!(parse_date("2015-02-30"), None);
+        assert_eq!(parse_date("15-02-03"), None);
+    }
+
+    #[test]
+    fn gbk_bytes_decode_in_auto_mode() {
+        let (bytes, _, _) = encoding_rs::GBK.encode("镇街,住址\n周村街道,一号\n");
+        assert_eq!(
+            decode(&bytes, Encoding::Auto).unwrap(),
+            "镇街,住址\n周村街道,一号\n"
+        );
+        assert!(decode(&bytes, Encoding::Utf8)
+            .unwrap_err()
+            .reason
+            .contains("line 1"));
+    }
+}

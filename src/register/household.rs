@@ -1,0 +1,319 @@
+//! A household file as it comes in (API body or CSV row) and the checks that make it a valid one.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{Area, IdNumber, Role, SelfCare, Sex};
+
+/// The only child's status (独生子女情况).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case", try_from = "ChildFields")]
+pub enum Child {
+    /// The only child died (独生子女死亡).
+    Deceased {
+        /// Date of death.
+        died_on: NaiveDate,
+    },
+    /// The only child is disabled; grades run 1 (most severe) to 4; only 1–3 qualify.
+    Disabled {
+        /// Disability grade, 1–4.
+        disability_grade: u8,
+    },
+    /// The only child is neither: the household is on file but not a special family.
+    Healthy,
+}
+
+/// The child object as written, so that serde names the field of a bad date
+/// (`child.died_on`) rather than only `child`, as an internally tagged enum would.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChildFields {
+    status: String,
+    #[serde(default)]
+    died_on: Option<NaiveDate>,
+    #[serde(default)]
+    disability_grade: Option<u8>,
+}
+
+impl TryFrom<ChildFields> for Child {
+    type Error = String;
+
+    fn try_from(c: ChildFields) -> Result<Self, String> {
+        match (c.status.as_str(), c.died_on, c.disability_grade) {
+            ("deceased", Some(died_on), None) => Ok(Child::Deceased { died_on }),
+            ("deceased", None, _) => {
+                Err("child.died_on is required when status is deceased".into())
+            }
+            ("disabled", None, Some(disability_grade)) => Ok(Child::Disabled { disability_grade }),
+            ("disabled", _, None) => {
+                Err("child.disability_grade is required when status is disabled".into())
+            }
+            ("healthy", None, None) => Ok(Child::Healthy),
+            ("deceased" | "disabled" | "healthy", _, _) => Err(format!(
+                "child: a {} child has {}",
+                c.status,
+                match c.status.as_str() {
+                    "deceased" => "died_on only",
+                    "disabled" => "disability_grade only",
+                    _ => "neither died_on nor disability_grade",
+                }
+            )),
+            (other, _, _) => Err(format!(
+                "child.status: unknown value '{other}', expected deceased, disabled or healthy"
+            )),
+        }
+    }
+}
+
+/// Resident basic pension enrolment (城乡居民基本养老保险).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PensionInput {
+    /// The member's actual monthly basic pension in fen, when known and being paid.
+    pub basic_monthly_fen: Option<i64>,
+}
+
+/// The household's fixed contact person (联系人, 二(二)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// Name of the contact person.
+    pub name: String,
+    /// Their phone number.
+    pub phone: Option<String>,
+}
+
+/// One member of a household, as submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberInput {
+    /// Full name.
+    pub name: String,
+    /// Sex; optional because the ID number encodes it, refused when it disagrees.
+    #[serde(default)]
+    pub sex: Option<Sex>,
+    /// Mother, father or the (disabled) child.
+    pub role: Role,
+    /// Date of birth; optional because the ID number encodes it, refused when it disagrees.
+    #[serde(default)]
+    pub born_on: Option<NaiveDate>,
+    /// The 18-digit resident ID number.
+    pub id_number: String,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Date of death, for a member who has died.
+    #[serde(default)]
+    pub died_on: Option<NaiveDate>,
+    /// Resident basic pension enrolment, or null when not enrolled.
+    #[serde(default)]
+    pub resident_pension: Option<PensionInput>,
+    /// Enrolled in resident basic medical insurance.
+    pub resident_medical_insurance: bool,
+    /// Self-care ability, when assessed.
+    #[serde(default)]
+    pub self_care: Option<SelfCare>,
+}
+
+/// A household file, as submitted by the office or a township.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdInput {
+    /// The township or street (镇/街道) code.
+    pub township_id: String,
+    /// The village or community (村/社区) code, when known.
+    #[serde(default)]
+    pub community_id: Option<String>,
+    /// Home address.
+    pub address: String,
+    /// Hukou registered in the district.
+    pub hukou_in_district: bool,
+    /// Urban or rural.
+    pub area: Area,
+    /// The only child's status.
+    pub child: Child,
+    /// Another child born or adopted since.
+    pub other_child_since: bool,
+    /// On minimum living allowance (低保).
+    pub dibao: bool,
+    /// Recognised as low-income (低收入).
+    pub low_income: bool,
+    /// Date of a successful IVF birth, if any.
+    #[serde(default)]
+    pub ivf_birth_on: Option<NaiveDate>,
+    /// The household's contact person.
+    #[serde(default)]
+    pub contact: Option<Contact>,
+    /// The members: mother and/or father, and optionally the child.
+    pub members: Vec<MemberInput>,
+}
+
+/// One problem with one field of an input, in both languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Path of the field, e.g. `members[1].id_number`.
+    pub field: String,
+    /// What is wrong, Chinese first, then English.
+    pub reason: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks everything that can be checked without the database; the township and duplicate
+/// ID numbers are checked against it by the caller. Returns every problem, not just the first.
+pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if h.township_id.trim().is_empty() {
+        errors.push(FieldError::new(
+            "township_id",
+            "不能为空 / must not be empty",
+        ));
+    }
+    if h.address.trim().is_empty() {
+        errors.push(FieldError::new("address", "不能为空 / must not be empty"));
+    }
+    match &h.child {
+        Child::Deceased { died_on } if *died_on > today => {
+            errors.push(FieldError::new(
+                "child.died_on",
+                "日期在将来 / date is in the future",
+            ));
+        }
+        Child::Disabled { disability_grade } if !(1..=4).contains(disability_grade) => {
+            errors.push(FieldError::new(
+                "child.disability_grade",
+                "残疾等级应为1-4 / disability grade must be 1 to 4",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(d) = h.ivf_birth_on {
+        if d > today {
+            errors.push(FieldError::new(
+                "ivf_birth_on",
+                "日期在将来 / date is in the future",
+            ));
+        }
+    }
+    if let Some(c) = &h.contact {
+        if c.name.trim().is_empty() {
+            errors.push(FieldError::new(
+                "contact.name",
+                "不能为空 / must not be empty",
+            ));
+        }
+    }
+    if h.members.is_empty() {
+        errors.push(FieldError::new(
+            "members",
+            "至少一名成员 / at least one member is required",
+        ));
+    }
+    let mut seen_roles = Vec::new();
+    let mut seen_ids = Vec::new();
+    for (i, m) in h.members.iter().enumerate() {
+        let at = |f: &str| format!("members[{i}].{f}");
+        if seen_roles.contains(&m.role) {
+            errors.push(FieldError::new(
+                at("role"),
+                format!(
+                    "同一户内角色重复 / role '{}' appears twice in the household",
+                    m.role
+                ),
+            ));
+        }
+        seen_roles.push(m.role);
+        if m.name.trim().is_empty() {
+            errors.push(FieldError::new(at("name"), "不能为空 / must not be empty"));
+        }
+        let id = match IdNumber::parse(&m.id_number) {
+            Ok(id) => id,
+            Err(e) => {
+                errors.push(FieldError::new(at("id_number"), e.to_string()));
+                continue;
+            }
+        };
+        if seen_ids.contains(&id) {
+            errors.push(FieldError::new(
+                at("id_number"),
+                "身份证号码在本户重复 / ID number appears twice in the household",
+            ));
+        }
+        let born = id.birth_date();
+        if m.born_on.is_some_and(|b| b != born) {
+            errors.push(FieldError::new(
+                at("born_on"),
+                format!("与身份证号码中的出生日期{born}不符 / does not match the birth date {born} in the ID number"),
+            ));
+        }
+        if born > today {
+            errors.push(FieldError::new(
+                at("id_number"),
+                "出生日期在将来 / birth date is in the future",
+            ));
+        }
+        let sex = id.sex();
+        if m.sex.is_some_and(|s| s != sex) {
+            errors.push(FieldError::new(
+                at("sex"),
+                format!(
+                    "与身份证号码中的性别不符 / does not match the sex '{sex}' in the ID number"
+                ),
+            ));
+        }
+        let expected = match m.role {
+            Role::Mother => Some(Sex::Female),
+            Role::Father => Some(Sex::Male),
+            Role::Child => None,
+        };
+        if expected.is_some_and(|e| e != sex) {
+            errors.push(FieldError::new(
+                at("role"),
+                format!(
+                    "身份证号码性别与角色不符 / the ID number is of a {sex} person, not a {}",
+                    m.role
+                ),
+            ));
+        }
+        if let Some(d) = m.died_on {
+            if d < born || d > today {
+                errors.push(FieldError::new(
+                    at("died_on"),
+                    "死亡日期应在出生之后且不在将来 / must be after birth and not in the future",
+                ));
+            }
+        }
+        if let Some(PensionInput {
+            basic_monthly_fen: Some(f),
+        }) = m.resident_pension
+        {
+            if f < 0 {
+                errors.push(FieldError::new(
+                    at("resident_pension.basic_monthly_fen"),
+                    "金额不能为负 / must not be negative",
+                ));
+            }
+        }
+        if let Some(phone) = &m.phone {
+            if !phone.is_empty()
+                && !phone
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+            {
+                errors.push(FieldError::new(
+                    at("phone"),
+                    "电话号码格式错误 / phone has characters other than digits, '-' and '+'",
+                ));
+            }
+        }
+        seen_ids.push(id);
+    }
+    errors
+}

@@ -1,0 +1,286 @@
+//! The household facts the engine reads (the input of `rules eval`).
+//!
+//! Unknown JSON fields are ignored (the register may send more). Required fields and
+//! closed vocabularies are checked while deserializing, so an error names its field.
+//! Optional facts are `Option`: `None` means "not recorded", and a clause that needs
+//! it answers `needs_data` rather than guessing.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Urban or rural household (decides 家政金 vs 助农金 and the dibao line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    /// 城区.
+    Urban,
+    /// 农村.
+    Rural,
+}
+
+/// The only child's situation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawChild", tag = "status", rename_all = "lowercase")]
+pub enum Child {
+    /// The only child died on that day.
+    Deceased {
+        /// Day of death.
+        died_on: NaiveDate,
+    },
+    /// The only child is disabled, grade 1 (most severe) to 4.
+    Disabled {
+        /// Disability grade 1–4.
+        disability_grade: u8,
+    },
+    /// Neither: the household is not a special family.
+    Healthy,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ChildStatus {
+    Deceased,
+    Disabled,
+    Healthy,
+}
+
+#[derive(Deserialize)]
+struct RawChild {
+    status: ChildStatus,
+    #[serde(default)]
+    died_on: Option<NaiveDate>,
+    #[serde(default)]
+    disability_grade: Option<i64>,
+}
+
+impl TryFrom<RawChild> for Child {
+    type Error = String;
+    fn try_from(raw: RawChild) -> Result<Child, String> {
+        match raw.status {
+            ChildStatus::Deceased => match raw.died_on {
+                Some(died_on) => Ok(Child::Deceased { died_on }),
+                None => Err("child.died_on is required when status is \"deceased\"".into()),
+            },
+            ChildStatus::Disabled => match raw.disability_grade {
+                Some(g @ 1..=4) => Ok(Child::Disabled {
+                    disability_grade: g as u8,
+                }),
+                Some(g) => Err(format!("child.disability_grade must be 1–4, got {g}")),
+                None => {
+                    Err("child.disability_grade is required when status is \"disabled\"".into())
+                }
+            },
+            ChildStatus::Healthy => Ok(Child::Healthy),
+        }
+    }
+}
+
+/// A member's role in the household.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The woman of the couple (女方).
+    Mother,
+    /// The man of the couple.
+    Father,
+    /// The (disabled) only child.
+    Child,
+}
+
+/// Ability to look after oneself (生活自理能力).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SelfCare {
+    /// Fully able.
+    Full,
+    /// Partly unable (部分失能).
+    Partial,
+    /// Long-term unable (生活长期不能自理 / 失能).
+    None,
+}
+
+/// Civil capacity (民事行为能力).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CivilCapacity {
+    /// 完全民事行为能力.
+    Full,
+    /// 限制民事行为能力.
+    Limited,
+    /// 无民事行为能力.
+    None,
+}
+
+/// Enrolment in the district's resident basic pension insurance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentPension {
+    /// The member's own actual monthly basic pension (fen); `null` if not yet drawn or unknown.
+    #[serde(default)]
+    pub basic_monthly_fen: Option<i64>,
+}
+
+/// A member of the household.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Stable id (unique in the household).
+    pub id: String,
+    /// Mother, father or child.
+    pub role: Role,
+    /// Date of birth.
+    pub born_on: NaiveDate,
+    /// Resident pension: `Some(Some(_))` enrolled, `Some(None)` (JSON null) not enrolled,
+    /// `None` (field absent) not recorded.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resident_pension: Option<Option<ResidentPension>>,
+    /// Enrolled in resident basic medical insurance.
+    pub resident_medical_insurance: bool,
+    /// Day of death, if the member died.
+    #[serde(default)]
+    pub died_on: Option<NaiveDate>,
+    /// Ability to care for oneself.
+    #[serde(default)]
+    pub self_care: Option<SelfCare>,
+    /// In economic difficulty (经济困难).
+    #[serde(default)]
+    pub economic_difficulty: Option<bool>,
+    /// Meets the extreme-poverty (特困) support conditions.
+    #[serde(default)]
+    pub extreme_poverty: Option<bool>,
+    /// Civil capacity.
+    #[serde(default)]
+    pub civil_capacity: Option<CivilCapacity>,
+    /// Has a guardian other than the unit / committee.
+    #[serde(default)]
+    pub other_guardian: Option<bool>,
+    /// Paid this year's resident pension contribution on time.
+    #[serde(default)]
+    pub pension_paid_this_year: Option<bool>,
+    /// The contribution tier chosen this year (its yearly amount, fen).
+    #[serde(default)]
+    pub pension_tier: Option<i64>,
+    /// Severely disabled or otherwise unable to pay (重度残疾人等缴费困难群体).
+    #[serde(default)]
+    pub severely_disabled: Option<bool>,
+    /// In senior secondary school (for the disabled child).
+    #[serde(default)]
+    pub in_school: Option<bool>,
+}
+
+/// A household as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawHousehold")]
+pub struct Household {
+    /// Hukou registered in the district.
+    pub hukou_in_district: bool,
+    /// Urban or rural.
+    pub area: Area,
+    /// The only child.
+    pub child: Child,
+    /// A child was born or adopted since (not counting `ivf_birth_on`).
+    pub other_child_since: bool,
+    /// On minimum living allowance (低保).
+    pub dibao: bool,
+    /// Low-income family (低收入).
+    pub low_income: bool,
+    /// Day of a successful IVF birth: `Some(None)` none, `None` not recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ivf_birth_on: Option<Option<NaiveDate>>,
+    /// The members (parents and possibly the disabled child).
+    pub members: Vec<Member>,
+    /// Urban: poor and badly housed; rural: meets the dilapidated-house criteria.
+    pub housing_difficulty: Option<bool>,
+    /// Meets the 惠民殡葬 subsidy conditions.
+    pub funeral_subsidy_conditions: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawHousehold {
+    hukou_in_district: bool,
+    area: Area,
+    child: Child,
+    other_child_since: bool,
+    dibao: bool,
+    low_income: bool,
+    #[serde(default, deserialize_with = "present")]
+    ivf_birth_on: Option<Option<NaiveDate>>,
+    members: Vec<Member>,
+    #[serde(default)]
+    housing_difficulty: Option<bool>,
+    #[serde(default)]
+    funeral_subsidy_conditions: Option<bool>,
+}
+
+impl TryFrom<RawHousehold> for Household {
+    type Error = String;
+    fn try_from(r: RawHousehold) -> Result<Household, String> {
+        for (i, m) in r.members.iter().enumerate() {
+            if m.id.trim().is_empty() {
+                return Err(format!("members[{i}].id must not be empty"));
+            }
+            if r.members[..i].iter().any(|o| o.id == m.id) {
+                return Err(format!("members[{i}].id \"{}\" is used twice", m.id));
+            }
+            if let Some(t) = m.pension_tier {
+                if t < 0 {
+                    return Err(format!("members[{i}].pension_tier must be ≥ 0"));
+                }
+            }
+            if let Some(Some(ResidentPension {
+                basic_monthly_fen: Some(b),
+            })) = m.resident_pension
+            {
+                if b < 0 {
+                    return Err(format!(
+                        "members[{i}].resident_pension.basic_monthly_fen must be ≥ 0"
+                    ));
+                }
+            }
+        }
+        Ok(Household {
+            hukou_in_district: r.hukou_in_district,
+            area: r.area,
+            child: r.child,
+            other_child_since: r.other_child_since,
+            dibao: r.dibao,
+            low_income: r.low_income,
+            ivf_birth_on: r.ivf_birth_on,
+            members: r.members,
+            housing_difficulty: r.housing_difficulty,
+            funeral_subsidy_conditions: r.funeral_subsidy_conditions,
+        })
+    }
+}
+
+/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`, via `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl Member {
+    /// Alive on `on`: personal entitlements stop on the day of death.
+    pub fn alive_on(&self, on: NaiveDate) -> bool {
+        self.died_on.is_none_or(|d| on < d)
+    }
+
+    /// Whether the member is at least `years` old on `on` (see [`anniversary`]).
+    pub fn aged(&self, years: u32, on: NaiveDate) -> bool {
+        anniversary(self.born_on, years).is_some_and(|a| on >= a)
+    }
+}
+
+/// The day someone born on `born` turns `years`. A 29 February birthday falls on
+/// 1 March in common years (the person has not completed the year on 28 February).
+pub fn anniversary(born: NaiveDate, years: u32) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    let year = born.year().checked_add(i32::try_from(years).ok()?)?;
+    born.with_year(year)
+        .or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
+}

@@ -1,0 +1,148 @@
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{id, TestApp};
+
+const HEADER_ZH: &str = "镇街,村居,住址,户籍在本区,城乡,子女状况,子女死亡日期,子女残疾等级,再生育或收养,低保,低收入,女方姓名,女方身份证号,女方参加居民养老保险,女方月基础养老金,女方参加居民医保,男方姓名,男方身份证号,男方参加居民医保";
+
+/// One CSV row for household `n`: a bereaved couple of 丝绸路街道.
+fn row(n: u32) -> String {
+    format!(
+        "丝绸路街道,丝绸路东村,{n}号,是,城镇,死亡,2015/8/10,,否,否,否,张秀兰,{},是,160.50,是,李建国,{},是",
+        id(1966, 3, 20, true, n),
+        id(1964, 11, 2, false, n)
+    )
+}
+
+fn file(rows: impl IntoIterator<Item = String>) -> String {
+    let mut s = String::from(HEADER_ZH);
+    for r in rows {
+        s.push('\n');
+        s.push_str(&r);
+    }
+    s.push('\n');
+    s
+}
+
+async fn upload(app: &TestApp, query: &str, body: Vec<u8>) -> crate::helpers::Response {
+    app.call(
+        Method::POST,
+        &format!("/api/v1/households/import{query}"),
+        Some(&app.office),
+        Some(Body::from(body)),
+        Some("text/csv"),
+    )
+    .await
+}
+
+async fn count(app: &TestApp) -> usize {
+    app.get("/api/v1/households?limit=1000", &app.office)
+        .await
+        .body
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+both! {
+    async fn a_utf8_file_imports_whole(app) {
+        let res = upload(&app, "", file((0..20).map(row)).into_bytes()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        assert_eq!(res.body["households"], 20);
+        assert_eq!(res.body["members"], 40);
+        assert_eq!(count(&app).await, 20);
+        let first = app.get("/api/v1/households?limit=1", &app.office).await.body[0]["household_id"].clone();
+        let h = app.get(&format!("/api/v1/households/{first}"), &app.office).await.body;
+        assert_eq!(h["child"]["died_on"], "2015-08-10");
+        assert_eq!(h["community_id"], "370306001001");
+        assert_eq!(h["members"][0]["resident_pension"]["basic_monthly_fen"], 16050);
+    }
+}
+
+both! {
+    async fn a_gbk_file_from_excel_imports(app) {
+        let text = file((0..3).map(row));
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let res = upload(&app, "", gbk.into_owned()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let first = app.get("/api/v1/households?limit=1", &app.office).await.body[0]["household_id"].clone();
+        let h = app.get(&format!("/api/v1/households/{first}"), &app.office).await.body;
+        assert_eq!(h["members"][0]["name"], "张秀兰");
+    }
+}
+
+both! {
+    async fn a_dry_run_writes_nothing(app) {
+        let res = upload(&app, "?dry_run=true", file((0..5).map(row)).into_bytes()).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.body["dry_run"], true);
+        assert_eq!(res.body["households"], 5);
+        assert_eq!(count(&app).await, 0);
+    }
+}
+
+both! {
+    async fn one_bad_row_among_many_changes_nothing_and_is_named(app) {
+        let mut rows: Vec<String> = (0..300).map(row).collect();
+        // Line 1 is the header, so row index 150 is on line 152.
+        rows[150] = rows[150].replace(&id(1966, 3, 20, true, 150), "370306196603200021");
+        rows[200] = rows[200].replace("丝绸路街道", "不存在镇");
+        rows[250] = rows[250].replace("2015/8/10", "2015/2/30");
+        let res = upload(&app, "", file(rows).into_bytes()).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let errors: Vec<String> = res.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(errors, ["line 152 mother_id_number", "line 202 township", "line 252 child_died_on"], "{}", res.body);
+        assert!(res.body["errors"][0]["reason"].as_str().unwrap().contains("check digit"));
+        assert_eq!(count(&app).await, 0);
+    }
+}
+
+both! {
+    async fn duplicate_id_numbers_in_a_file_or_on_file_are_refused(app) {
+        let res = upload(&app, "", file([row(1), row(2), row(1)]).into_bytes()).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let detail = res.body["detail"].as_str().unwrap();
+        assert!(detail.contains("line 4 mother_id_number") && detail.contains("line 2"), "{detail}");
+        assert_eq!(count(&app).await, 0);
+        assert_eq!(upload(&app, "", file([row(1)]).into_bytes()).await.status, StatusCode::CREATED);
+        let res = upload(&app, "", file([row(5), row(1)]).into_bytes()).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(res.body["errors"][0]["field"], "line 3 mother_id_number");
+        assert_eq!(count(&app).await, 1);
+    }
+}
+
+both! {
+    async fn a_file_with_a_missing_or_unknown_column_is_refused(app) {
+        let res = upload(&app, "", "镇街,住址,颜色\n丝绸路街道,1号,红\n".as_bytes().to_vec()).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let detail = res.body["detail"].as_str().unwrap();
+        assert!(detail.contains("unknown column '颜色'"), "{detail}");
+        assert!(detail.contains("required column 'hukou_in_district'"), "{detail}");
+        let res = upload(&app, "?encoding=utf-8", vec![0xD5, 0xC5, b'\n']).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let res = upload(&app, "?encoding=latin1", vec![]).await;
+        res.assert_problem(StatusCode::BAD_REQUEST, "bad_query");
+    }
+}
+
+both! {
+    async fn export_then_import_reproduces_the_files(app) {
+        assert_eq!(upload(&app, "", file((0..10).map(row)).into_bytes()).await.status, StatusCode::CREATED);
+        let exported = app.get("/api/v1/households/export.csv", &app.office).await;
+        assert_eq!(exported.status, StatusCode::OK);
+        assert!(exported.bytes.starts_with(b"\xEF\xBB\xBF"), "Excel needs the BOM");
+        let before = app.get("/api/v1/households?limit=1000", &app.office).await.body;
+        // Into a fresh database of the same backend.
+        let fresh = match app.backend {
+            crate::helpers::Backend::Sqlite => TestApp::sqlite().await,
+            crate::helpers::Backend::Postgres => TestApp::postgres().await.expect("configured"),
+        };
+        let res = upload(&fresh, "", exported.bytes.clone()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let again = fresh.get("/api/v1/households/export.csv", &fresh.office).await;
+        assert_eq!(String::from_utf8(again.bytes).unwrap(), String::from_utf8(exported.bytes).unwrap());
+        let after: Value = fresh.get("/api/v1/households?limit=1000", &fresh.office).await.body;
+        assert_eq!(after.as_array().map(Vec::len), before.as_array().map(Vec::len));
+    }
+}

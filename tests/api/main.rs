@@ -1,0 +1,33 @@
+//! The integration tests: every test body runs on SQLite and on PostgreSQL (when
+//! `GREENCHANNEL_TEST_POSTGRES` names a server; otherwise the PostgreSQL half says it skipped).
+
+mod helpers;
+
+/// Defines a test that runs its body once per backend, as `name::sqlite` and `name::postgres`.
+macro_rules! both {
+    ($(#[$m:meta])* async fn $name:ident($app:ident) $body:block) => {
+        $(#[$m])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($app: crate::helpers::TestApp) $body
+            #[tokio::test]
+            async fn sqlite() {
+                body(crate::helpers::TestApp::sqlite().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(app) = crate::helpers::TestApp::postgres().await {
+                    body(app).await
+                }
+            }
+        }
+    };
+}
+
+mod access;
+mod errors;
+mod health;
+mod households;
+mod import;
+mod shutdown;
