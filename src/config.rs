@@ -63,6 +63,98 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Rule sets and entitlements, without a database.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// The district's card-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Cards.
+    #[command(subcommand)]
+    Card(CardCommand),
+}
+
+/// `greenchannel rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Evaluate one household from a JSON file and print its entitlements as JSON.
+    Eval {
+        /// The date to evaluate on (YYYY-MM-DD).
+        #[arg(long)]
+        on: chrono::NaiveDate,
+        /// Extra rule documents (successors, continuations) to load after the shipped one.
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+        /// The household JSON file.
+        file: PathBuf,
+    },
+    /// Check a rule-set or continuation file against the shipped rule set.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// `greenchannel keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate the first signing key (refused if keys exist).
+    Generate(KeysArgs),
+    /// Make a new signing key; old keys keep verifying the cards they signed.
+    Rotate(KeysArgs),
+    /// Print (or write) the public key set for desks' offline verification.
+    Export {
+        /// Where the keys are kept.
+        #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
+        keys_dir: PathBuf,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Retire a key: its cards stop verifying.
+    Retire(KeyIdArgs),
+    /// Mark a key compromised: every card it signed fails.
+    Compromise(KeyIdArgs),
+}
+
+/// Options of `keys generate` and `keys rotate`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Where the keys are kept (owner-only).
+    #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
+    pub keys_dir: PathBuf,
+    /// How many days cards signed by the key may stay valid.
+    #[arg(long, default_value_t = 3650)]
+    pub valid_days: u64,
+}
+
+/// A key by id.
+#[derive(Debug, Args)]
+pub struct KeyIdArgs {
+    /// Where the keys are kept.
+    #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
+    pub keys_dir: PathBuf,
+    /// The key id (16 hex characters).
+    pub key_id: String,
+}
+
+/// `greenchannel card ...`
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Verify a scanned card offline; prints a JSON verdict and exits 0 only when valid.
+    Verify {
+        /// The public key set (from `keys export` or GET /api/v1/keys).
+        #[arg(long)]
+        keys: PathBuf,
+        /// A status list (from GET /api/v1/status-list) to check revocation against.
+        #[arg(long)]
+        status_list: Option<PathBuf>,
+        /// Verify as of this date (default: today in Asia/Shanghai).
+        #[arg(long)]
+        at: Option<chrono::NaiveDate>,
+        /// The scanned text, `GC1:...`.
+        text: String,
+    },
 }
 
 /// Options of `serve`.
@@ -77,6 +169,16 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "GREENCHANNEL_DB_CONNECTIONS", default_value_t = 8)]
     pub db_connections: u32,
+    /// Where the card-signing keys are kept (created on first start).
+    #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
+    pub keys_dir: PathBuf,
+    /// The card layout template.
+    #[arg(
+        long,
+        env = "GREENCHANNEL_CARD_TEMPLATE",
+        default_value = "card-templates/default.toml"
+    )]
+    pub card_template: PathBuf,
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, default_value_t = 20)]
     pub shutdown_grace_secs: u64,

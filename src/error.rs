@@ -47,6 +47,9 @@ pub enum AppError {
     /// The body's media type is not the one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Card printing is not set up (e.g. the font is not installed).
+    #[error("{0}")]
+    PrintingUnavailable(String),
     /// The service cannot take the request now (shutting down, database unreachable).
     #[error("service unavailable")]
     Unavailable,
@@ -96,6 +99,9 @@ impl AppError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::PrintingUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "printing_unavailable")
+            }
             Self::Database(e) if is_unique_violation(e) => (StatusCode::CONFLICT, "duplicate"),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

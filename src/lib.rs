@@ -2,6 +2,7 @@
 //! entitlements under 周政发〔2018〕85号, and the signed 方便就医卡 their members carry.
 
 pub mod auth;
+pub mod card;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -636,3 +636,62 @@ pub async fn all_records(db: &Db, township: Option<&str>) -> Result<Vec<Househol
         })
         .collect()
 }
+
+impl HouseholdRecord {
+    /// The facts the rules engine reads. Member ids are the register's member ids; facts the
+    /// register does not keep yet stay unrecorded, so clauses needing them say `needs_data`.
+    pub fn facts(&self) -> crate::rules::Household {
+        use crate::rules as r;
+        r::Household {
+            hukou_in_district: self.hukou_in_district,
+            area: match self.area {
+                Area::Urban => r::Area::Urban,
+                Area::Rural => r::Area::Rural,
+            },
+            child: match self.child {
+                Child::Deceased { died_on } => r::Child::Deceased { died_on },
+                Child::Disabled { disability_grade } => r::Child::Disabled { disability_grade },
+                Child::Healthy => r::Child::Healthy,
+            },
+            other_child_since: self.other_child_since,
+            dibao: self.dibao,
+            low_income: self.low_income,
+            ivf_birth_on: Some(self.ivf_birth_on),
+            members: self
+                .members
+                .iter()
+                .map(|m| r::Member {
+                    id: m.member_id.to_string(),
+                    role: match m.role {
+                        Role::Mother => r::Role::Mother,
+                        Role::Father => r::Role::Father,
+                        Role::Child => r::Role::Child,
+                    },
+                    born_on: m.born_on,
+                    resident_pension: Some(m.resident_pension.as_ref().map(|p| {
+                        r::ResidentPension {
+                            basic_monthly_fen: p.basic_monthly_fen,
+                        }
+                    })),
+                    resident_medical_insurance: m.resident_medical_insurance,
+                    died_on: m.died_on,
+                    self_care: m.self_care.map(|s| match s {
+                        SelfCare::Full => r::SelfCare::Full,
+                        SelfCare::Partial => r::SelfCare::Partial,
+                        SelfCare::None => r::SelfCare::None,
+                    }),
+                    economic_difficulty: None,
+                    extreme_poverty: None,
+                    civil_capacity: None,
+                    other_guardian: None,
+                    pension_paid_this_year: None,
+                    pension_tier: None,
+                    severely_disabled: None,
+                    in_school: None,
+                })
+                .collect(),
+            housing_difficulty: None,
+            funeral_subsidy_conditions: None,
+        }
+    }
+}

@@ -2,9 +2,12 @@
 //! migrations embedded for both and queries written once through [`on_db!`].
 
 pub mod accounts;
+pub mod cards;
+pub mod disbursement;
 pub mod households;
 pub mod import;
 pub mod places;
+pub mod rules;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -147,6 +147,11 @@ async fn update(
         today(),
     )
     .await?;
+    // Cards of members no longer entitled are suspended or revoked at once, with the reason.
+    if s.cards.is_some() {
+        let book = s.rule_book().await?;
+        crate::db::cards::reconcile(&s.db, &book, &record, today()).await?;
+    }
     Ok(Json(record))
 }
 

@@ -2,12 +2,15 @@
 
 mod accounts;
 mod callers;
+mod card_service;
+mod cards;
 pub mod extract;
 mod health;
 mod households;
 mod import;
 mod openapi;
 mod places;
+mod rules;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,16 +21,22 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::RwLock;
 use tower_http::trace::TraceLayer;
 
 pub use callers::CallerCache;
+pub use card_service::{CardService, STATUS_LIST_VALIDITY_HOURS};
 pub use openapi::SPEC as OPENAPI_SPEC;
 
 use crate::db::Db;
 use crate::error::problem;
+use crate::rules::RuleBook;
 
 /// The largest JSON body an ordinary endpoint accepts.
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
+
+/// A rule book and the id of the last rule document in it.
+type BookAt = (Arc<RuleBook>, i64);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -36,6 +45,10 @@ pub struct AppState {
     pub db: Db,
     /// Resolved bearer tokens.
     pub callers: Arc<CallerCache>,
+    /// The rule book and the id of the last rule document it holds.
+    rules: Arc<RwLock<Option<BookAt>>>,
+    /// Keys, printer and status list; `None` in a service without cards.
+    pub cards: Option<Arc<CardService>>,
 }
 
 impl AppState {
@@ -44,7 +57,36 @@ impl AppState {
         Self {
             db,
             callers: Arc::new(CallerCache::default()),
+            rules: Arc::default(),
+            cards: None,
         }
+    }
+
+    /// The same state with cards.
+    pub fn with_cards(mut self, cards: CardService) -> Self {
+        self.cards = Some(Arc::new(cards));
+        self
+    }
+
+    /// The card service, or a 503 when this instance has none.
+    pub fn card_service(&self) -> crate::error::Result<&CardService> {
+        self.cards
+            .as_deref()
+            .ok_or(crate::error::AppError::Unavailable)
+    }
+
+    /// The rule book, rebuilt when a document was loaded since (on this or another instance).
+    pub async fn rule_book(&self) -> crate::error::Result<Arc<RuleBook>> {
+        let latest = crate::db::rules::latest(&self.db).await?;
+        if let Some((book, at)) = self.rules.read().await.as_ref() {
+            if *at == latest {
+                return Ok(book.clone());
+            }
+        }
+        let (book, at) = crate::db::rules::book(&self.db).await?;
+        let book = Arc::new(book);
+        *self.rules.write().await = Some((book.clone(), at));
+        Ok(book)
     }
 }
 
@@ -54,6 +96,8 @@ pub fn app(state: AppState) -> Router {
         .merge(places::router())
         .merge(accounts::router())
         .merge(households::router())
+        .merge(rules::router())
+        .merge(cards::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         // The import endpoint reads whole spreadsheets; it sets its own, larger limit.

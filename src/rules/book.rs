@@ -17,6 +17,11 @@ pub struct RuleBook {
 }
 
 impl RuleBook {
+    /// The text of the shipped rule set, as frozen with approved lists.
+    pub fn shipped_text() -> &'static str {
+        SHIPPED
+    }
+
     /// An empty book (every date answers [`NoRuleSet`]).
     pub fn new() -> RuleBook {
         RuleBook::default()
@@ -74,6 +79,16 @@ impl RuleBook {
             self.extend(parse_toml::<Continuation>(&text, &name)?)
         } else {
             self.add(RuleSet::from_toml_str(&text, &name)?)
+        }
+    }
+
+    /// Reads one document's text: a rule set (added) or a continuation (applied), as
+    /// [`RuleBook::load_file`] does for a file; `name` labels errors.
+    pub fn add_text(&mut self, text: &str, name: &str) -> Result<(), RuleError> {
+        if is_continuation(text) {
+            self.extend(parse_toml::<Continuation>(text, name)?)
+        } else {
+            self.add(RuleSet::from_toml_str(text, name)?)
         }
     }
 

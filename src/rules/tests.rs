@@ -359,7 +359,7 @@ fn the_demo_continuation_file_extends_the_shipped_set() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/demo/continuation-demo.toml");
     book.load_file(&path).expect("demo continuation loads");
-    assert_eq!(book.windows()[0].until, d("2022-12-31"));
+    assert_eq!(book.windows()[0].until, d("2027-12-31"));
     let hh = parse_household(HH).expect("parses");
     let ev = evaluate(&book, &hh, d("2022-06-01")).expect("in force under the continuation");
     assert!(ev

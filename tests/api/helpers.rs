@@ -9,7 +9,7 @@ use greenchannel::db::accounts::{create_account, AccountInput};
 use greenchannel::db::places::{add_facility, FacilityInput};
 use greenchannel::db::Db;
 use greenchannel::demo::seed_places;
-use greenchannel::http::{app, AppState};
+use greenchannel::http::{app, AppState, CardService};
 use greenchannel::register::FacilityKind;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -40,12 +40,16 @@ pub struct TestApp {
     pub auditor: String,
     pub facility_id: i64,
     _guard: Guard,
+    _keys: KeysGuard,
 }
 
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
 }
+
+/// Holds the temporary key folder for as long as the app lives.
+struct KeysGuard(#[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -135,7 +139,11 @@ impl TestApp {
         let desk = token("desk", StaffRole::Desk, None, Some(facility_id)).await;
         let clinic = token("clinic", StaffRole::Clinic, None, Some(facility_id)).await;
         let auditor = token("auditor", StaffRole::Auditor, None, None).await;
-        let router = app(AppState::new(db.clone()));
+        let keys = tempfile::tempdir().expect("keys dir");
+        let template =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("card-templates/default.toml");
+        let cards = CardService::open(keys.path(), &template).expect("card service");
+        let router = app(AppState::new(db.clone()).with_cards(cards));
         TestApp {
             db,
             router,
@@ -148,6 +156,7 @@ impl TestApp {
             auditor,
             facility_id,
             _guard: guard,
+            _keys: KeysGuard(keys),
         }
     }
 
@@ -311,4 +320,16 @@ pub fn roles(app: &TestApp) -> Vec<(&'static str, &str)> {
         ("clinic", &app.clinic),
         ("auditor", &app.auditor),
     ]
+}
+
+/// Records the demo continuation so that a rule set is in force today (the shipped document
+/// ended on 2022-01-31).
+pub async fn continue_rules_to_today(app: &TestApp) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/demo/continuation-demo.toml"),
+    )
+    .expect("demo continuation");
+    greenchannel::db::rules::load(&app.db, "continuation-demo.toml", &text, None)
+        .await
+        .expect("continuation loads");
 }

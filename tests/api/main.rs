@@ -26,8 +26,11 @@ macro_rules! both {
 }
 
 mod access;
+mod cards;
+mod disbursement;
 mod errors;
 mod health;
 mod households;
 mod import;
+mod rules;
 mod shutdown;

@@ -1,0 +1,503 @@
+//! Disbursement lists (发放名册): every payment due in a month, by household and member, with
+//! totals per township and for the district. An approved list is frozen with the rule documents
+//! and the household facts it used; later corrections to the register or the rules never rewrite
+//! it but yield correction rows (arrears or overpayment) in the next list.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::households::{all_records, HouseholdRecord};
+use super::Db;
+use crate::error::{AppError, Result};
+use crate::on_db;
+use crate::rules::{payments, Period, RuleBook, Status};
+
+/// One line of a list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ListRow {
+    /// The household.
+    pub household_id: i64,
+    /// The member, or none for a household payment.
+    pub member_id: Option<i64>,
+    /// The member's name (office lists only).
+    pub member_name: Option<String>,
+    /// The household's township.
+    pub township_id: String,
+    /// The entitlement code.
+    pub code: String,
+    /// The month the amount is for (`YYYY-MM`); earlier than the list's month for corrections.
+    pub for_month: String,
+    /// `due`, `correction` (arrears if positive, overpayment if negative) or `needs_data`.
+    pub kind: String,
+    /// Amount in fen; none when data is missing.
+    pub amount_fen: Option<i64>,
+    /// The facts the register must supply (for `needs_data`).
+    pub missing: Option<String>,
+    /// The rule set applied.
+    pub rule_set: String,
+    /// Its clause.
+    pub clause: String,
+}
+
+/// A list with its totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disbursement {
+    /// Its id.
+    pub disbursement_id: i64,
+    /// `YYYY-MM`.
+    pub period: String,
+    /// `draft` or `approved`.
+    pub status: String,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// When approved.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// Sum of every amount, fen.
+    pub total_fen: i64,
+    /// Per township: per code and in all, fen.
+    pub townships: BTreeMap<String, TownshipTotal>,
+    /// Rows that could not be priced for want of data.
+    pub needs_data: usize,
+    /// The rows.
+    pub rows: Vec<ListRow>,
+}
+
+/// One township's totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TownshipTotal {
+    /// By code, fen.
+    pub by_code: BTreeMap<String, i64>,
+    /// In all, fen.
+    pub total_fen: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Header {
+    disbursement_id: i64,
+    period: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    approved_at: Option<DateTime<Utc>>,
+    total_fen: i64,
+}
+
+/// Parses `YYYY-MM`.
+pub fn parse_month(s: &str) -> Result<(i32, u32)> {
+    let bad = || {
+        AppError::bad_request(
+            "bad_period",
+            format!("period '{s}' is not a month like 2020-06"),
+        )
+    };
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if y.to_string().len() != 4 || !(1..=12).contains(&m) || s.len() != 7 {
+        return Err(bad());
+    }
+    Ok((y, m))
+}
+
+fn month_text(d: NaiveDate) -> String {
+    d.format("%Y-%m").to_string()
+}
+
+/// The rows a household's facts give for one month: dues (minus one-time payments already made)
+/// and rows that need data.
+fn rows_for(
+    book: &RuleBook,
+    h: &HouseholdRecord,
+    year: i32,
+    month: u32,
+    paid_once: &HashSet<(i64, String)>,
+) -> Result<Vec<ListRow>> {
+    let dues = payments(book, &h.facts(), Period::Month { year, month })
+        .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?;
+    let mut rows = Vec::new();
+    for d in dues {
+        if d.once_key
+            .as_ref()
+            .is_some_and(|k| paid_once.contains(&(h.household_id, k.clone())))
+        {
+            continue;
+        }
+        let (kind, amount) = match d.status {
+            Status::Granted => ("due", d.amount_fen),
+            Status::NeedsData => ("needs_data", None),
+            Status::NotApplicable => continue,
+        };
+        rows.push(ListRow {
+            household_id: h.household_id,
+            member_id: d.member.as_deref().and_then(|m| m.parse().ok()),
+            member_name: None,
+            township_id: h.township_id.clone(),
+            code: d.code.as_str().to_owned(),
+            for_month: month_text(d.month),
+            kind: kind.to_owned(),
+            amount_fen: amount,
+            missing: (!d.missing.is_empty()).then(|| d.missing.join(", ")),
+            rule_set: d.rule_set.clone(),
+            clause: d.basis.clause.to_owned(),
+        });
+    }
+    Ok(rows)
+}
+
+#[derive(sqlx::FromRow)]
+struct PaidRow {
+    household_id: i64,
+    member_id: Option<i64>,
+    code: String,
+    for_month: String,
+    amount_fen: Option<i64>,
+    once_key: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Approved {
+    period: String,
+    approved_at: DateTime<Utc>,
+}
+
+/// Makes (or remakes) the draft list of a month from the register and rules as they are now.
+pub async fn generate(
+    db: &Db,
+    book: &RuleBook,
+    period: &str,
+    account_id: Option<i64>,
+) -> Result<Disbursement> {
+    let (year, month) = parse_month(period)?;
+    let approved: Vec<Approved> = on_db!(db, p => sqlx::query_as(
+        "select period, approved_at from disbursement where status = 'approved' order by period")
+        .fetch_all(p).await)?;
+    if approved.iter().any(|a| a.period == period) {
+        return Err(AppError::conflict("already_approved", format!("the list of {period} is approved and frozen; corrections go into a later month's list")));
+    }
+    let paid: Vec<PaidRow> = on_db!(db, p => sqlx::query_as(
+        "select r.household_id, r.member_id, r.code, r.for_month, r.amount_fen, r.once_key
+           from disbursement_row r join disbursement d on d.disbursement_id = r.disbursement_id
+          where d.status = 'approved' and r.kind in ('due', 'correction')")
+        .fetch_all(p).await)?;
+    let paid_once: HashSet<(i64, String)> = paid
+        .iter()
+        .filter_map(|r| r.once_key.clone().map(|k| (r.household_id, k)))
+        .collect();
+    let records = all_records(db, None).await?;
+    let mut rows = Vec::new();
+    for h in &records {
+        rows.extend(rows_for(book, h, year, month, &paid_once)?);
+    }
+    rows.extend(corrections(db, book, &records, &approved, &paid, period).await?);
+    store(db, book, period, &records, rows, account_id).await
+}
+
+/// Correction rows for earlier approved months whose households (or rules) changed since.
+async fn corrections(
+    db: &Db,
+    book: &RuleBook,
+    records: &[HouseholdRecord],
+    approved: &[Approved],
+    paid: &[PaidRow],
+    period: &str,
+) -> Result<Vec<ListRow>> {
+    let mut out = Vec::new();
+    let mut paid_by: HashMap<(i64, Option<i64>, &str, &str), i64> = HashMap::new();
+    for r in paid {
+        *paid_by
+            .entry((
+                r.household_id,
+                r.member_id,
+                r.code.as_str(),
+                r.for_month.as_str(),
+            ))
+            .or_default() += r.amount_fen.unwrap_or(0);
+    }
+    let by_id: HashMap<i64, &HouseholdRecord> =
+        records.iter().map(|r| (r.household_id, r)).collect();
+    for a in approved.iter().filter(|a| a.period.as_str() < period) {
+        let rules_changed: i64 = on_db!(db, p => sqlx::query_scalar("select count(*) from rule_document where loaded_at > $1")
+            .bind(a.approved_at).fetch_one(p).await)?;
+        let changed: Vec<i64> = if rules_changed > 0 {
+            records.iter().map(|r| r.household_id).collect()
+        } else {
+            on_db!(db, p => sqlx::query_scalar(
+                "select distinct entity_id from change_log where entity = 'household' and changed_at > $1")
+                .bind(a.approved_at).fetch_all(p).await)?
+        };
+        let (year, month) = parse_month(&a.period)?;
+        for id in changed {
+            let Some(h) = by_id.get(&id) else { continue };
+            // What should have been paid for that month, whatever was paid once since.
+            let expected = rows_for(book, h, year, month, &HashSet::new())?;
+            let mut want: BTreeMap<(Option<i64>, String), (i64, ListRow)> = BTreeMap::new();
+            for r in expected
+                .into_iter()
+                .filter(|r| r.kind == "due" && r.for_month == a.period)
+            {
+                let e = want
+                    .entry((r.member_id, r.code.clone()))
+                    .or_insert((0, r.clone()));
+                e.0 += r.amount_fen.unwrap_or(0);
+            }
+            // Every (member, code) paid for that month, even if no longer due.
+            let mut keys: Vec<(Option<i64>, String)> = want.keys().cloned().collect();
+            for r in paid
+                .iter()
+                .filter(|r| r.household_id == id && r.for_month == a.period)
+            {
+                keys.push((r.member_id, r.code.clone()));
+            }
+            keys.sort();
+            keys.dedup();
+            for (member, code) in keys {
+                let had = paid_by
+                    .get(&(id, member, code.as_str(), a.period.as_str()))
+                    .copied()
+                    .unwrap_or(0);
+                let (should, template) = match want.get(&(member, code.clone())) {
+                    Some((amount, row)) => (*amount, Some(row)),
+                    None => (0, None),
+                };
+                if should != had {
+                    out.push(ListRow {
+                        household_id: id,
+                        member_id: member,
+                        member_name: None,
+                        township_id: h.township_id.clone(),
+                        code: code.clone(),
+                        for_month: a.period.clone(),
+                        kind: "correction".into(),
+                        amount_fen: Some(should - had),
+                        missing: None,
+                        rule_set: template.map_or_else(|| "—".into(), |t| t.rule_set.clone()),
+                        clause: template.map_or_else(|| "—".into(), |t| t.clause.clone()),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the month's draft with a new one, in one transaction.
+async fn store(
+    db: &Db,
+    book: &RuleBook,
+    period: &str,
+    records: &[HouseholdRecord],
+    rows: Vec<ListRow>,
+    account_id: Option<i64>,
+) -> Result<Disbursement> {
+    let now = Utc::now();
+    let total: i64 = rows.iter().filter_map(|r| r.amount_fen).sum();
+    let documents = rule_documents(db, book).await?;
+    let in_list: HashSet<i64> = rows.iter().map(|r| r.household_id).collect();
+    let facts: Vec<(i64, i32, String)> = records
+        .iter()
+        .filter(|r| in_list.contains(&r.household_id))
+        .map(|r| {
+            Ok((
+                r.household_id,
+                r.version,
+                serde_json::to_string(&r.facts()).map_err(anyhow::Error::from)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let once_of = |r: &ListRow| -> Option<String> {
+        // Recomputed from the code so that one-time payments are recorded whatever list pays them.
+        match r.code.as_str() {
+            "bereavement_relief" | "ivf_subsidy" if r.kind == "due" => Some(r.code.clone()),
+            _ => None,
+        }
+    };
+    let id: i64 = on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        sqlx::query("delete from disbursement where period = $1 and status = 'draft'").bind(period).execute(&mut *tx).await?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into disbursement (period, status, rule_sets, created_at, created_by, total_fen)
+             values ($1, 'draft', $2, $3, $4, $5) returning disbursement_id")
+            .bind(period).bind(&documents).bind(now).bind(account_id).bind(total).fetch_one(&mut *tx).await?;
+        for chunk in facts.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new("insert into disbursement_household (disbursement_id, household_id, household_version, facts) ");
+            q.push_values(chunk, |mut b, (h, v, f)| { b.push_bind(id).push_bind(*h).push_bind(*v).push_bind(f.as_str()); });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in rows.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new("insert into disbursement_row (disbursement_id, household_id, member_id, township_id, code, for_month, kind, amount_fen, once_key, missing, rule_set, clause) ");
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(id).push_bind(r.household_id).push_bind(r.member_id).push_bind(r.township_id.as_str())
+                    .push_bind(r.code.as_str()).push_bind(r.for_month.as_str()).push_bind(r.kind.as_str()).push_bind(r.amount_fen)
+                    .push_bind(once_of(r)).push_bind(r.missing.as_deref()).push_bind(r.rule_set.as_str()).push_bind(r.clause.as_str());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        id
+    });
+    get(db, id).await
+}
+
+/// The rule documents in force for the list, frozen with it: the shipped text and every
+/// document the office loaded, in order.
+async fn rule_documents(db: &Db, _book: &RuleBook) -> Result<String> {
+    #[derive(sqlx::FromRow, Serialize)]
+    struct Doc {
+        name: String,
+        body: String,
+    }
+    let mut docs = vec![Doc {
+        name: "rules/zhoucun-2018-85.toml".into(),
+        body: RuleBook::shipped_text().into(),
+    }];
+    let loaded: Vec<Doc> = on_db!(db, p => sqlx::query_as("select name, body from rule_document order by rule_document_id").fetch_all(p).await)?;
+    docs.extend(loaded);
+    Ok(serde_json::to_string(&docs).map_err(anyhow::Error::from)?)
+}
+
+/// Approves a draft: from now on it is frozen.
+pub async fn approve(db: &Db, id: i64, account_id: Option<i64>) -> Result<Disbursement> {
+    let n = on_db!(db, p => sqlx::query(
+        "update disbursement set status = 'approved', approved_at = $2, approved_by = $3
+          where disbursement_id = $1 and status = 'draft'")
+        .bind(id).bind(Utc::now()).bind(account_id).execute(p).await.map(|r| r.rows_affected()))
+    .map_err(|e| {
+        if crate::error::is_unique_violation(&e) {
+            AppError::conflict(
+                "already_approved",
+                "another list of that month is already approved",
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    if n == 0 {
+        let d = get(db, id).await?;
+        return Err(AppError::conflict(
+            "already_approved",
+            format!(
+                "list {} of {} is already approved",
+                d.disbursement_id, d.period
+            ),
+        ));
+    }
+    get(db, id).await
+}
+
+/// A list with its rows and totals.
+pub async fn get(db: &Db, id: i64) -> Result<Disbursement> {
+    let header: Header = on_db!(db, p => sqlx::query_as(
+        "select disbursement_id, period, status, created_at, approved_at, total_fen from disbursement where disbursement_id = $1")
+        .bind(id).fetch_optional(p).await)?
+        .ok_or(AppError::NotFound("disbursement list"))?;
+    let rows: Vec<ListRow> = on_db!(db, p => sqlx::query_as(
+        "select r.household_id, r.member_id, m.name as member_name, r.township_id, r.code, r.for_month, r.kind,
+                r.amount_fen, r.missing, r.rule_set, r.clause
+           from disbursement_row r left join member m on m.member_id = r.member_id
+          where r.disbursement_id = $1 order by r.township_id, r.household_id, r.member_id, r.code, r.for_month")
+        .bind(id).fetch_all(p).await)?;
+    let mut townships: BTreeMap<String, TownshipTotal> = BTreeMap::new();
+    let mut needs_data = 0;
+    for r in &rows {
+        let t = townships.entry(r.township_id.clone()).or_default();
+        match r.amount_fen {
+            Some(a) => {
+                *t.by_code.entry(r.code.clone()).or_default() += a;
+                t.total_fen += a;
+            }
+            None => needs_data += 1,
+        }
+    }
+    Ok(Disbursement {
+        disbursement_id: header.disbursement_id,
+        period: header.period,
+        status: header.status,
+        created_at: header.created_at,
+        approved_at: header.approved_at,
+        total_fen: header.total_fen,
+        townships,
+        needs_data,
+        rows,
+    })
+}
+
+/// The list as CSV: one line per row, then one total line per township and one for the district.
+pub fn to_csv(d: &Disbursement) -> Result<Vec<u8>> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let e = |e: csv::Error| AppError::Internal(e.into());
+        w.write_record([
+            "period",
+            "township_id",
+            "household_id",
+            "member_id",
+            "member_name",
+            "code",
+            "for_month",
+            "kind",
+            "amount_fen",
+            "amount_yuan",
+            "missing",
+            "rule_set",
+            "clause",
+        ])
+        .map_err(e)?;
+        for r in &d.rows {
+            w.write_record([
+                d.period.clone(),
+                r.township_id.clone(),
+                r.household_id.to_string(),
+                r.member_id.map(|m| m.to_string()).unwrap_or_default(),
+                r.member_name.clone().unwrap_or_default(),
+                r.code.clone(),
+                r.for_month.clone(),
+                r.kind.clone(),
+                r.amount_fen.map(|a| a.to_string()).unwrap_or_default(),
+                r.amount_fen
+                    .map(crate::register::csv_io::format_yuan)
+                    .unwrap_or_default(),
+                r.missing.clone().unwrap_or_default(),
+                r.rule_set.clone(),
+                r.clause.clone(),
+            ])
+            .map_err(e)?;
+        }
+        for (t, total) in &d.townships {
+            w.write_record([
+                d.period.as_str(),
+                t,
+                "",
+                "",
+                "",
+                "TOTAL",
+                "",
+                "township_total",
+                &total.total_fen.to_string(),
+                &crate::register::csv_io::format_yuan(total.total_fen),
+                "",
+                "",
+                "",
+            ])
+            .map_err(e)?;
+        }
+        w.write_record([
+            d.period.as_str(),
+            "",
+            "",
+            "",
+            "",
+            "TOTAL",
+            "",
+            "district_total",
+            &d.total_fen.to_string(),
+            &crate::register::csv_io::format_yuan(d.total_fen),
+            "",
+            "",
+            "",
+        ])
+        .map_err(e)?;
+        w.flush().map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,407 @@
+//! Cards: the public key set and status list, and the office's issue, reissue, suspend,
+//! reinstate, revoke and print.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Json, OfficeOnly, Path, Staff};
+use super::AppState;
+use crate::card::pdf::CardFace;
+use crate::card::CardSerial;
+use crate::db::cards::{self, Action, CardEvent, CardRecord, Issuer, NameCheck};
+use crate::db::households;
+use crate::error::{AppError, Result};
+use crate::time::today;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/keys", get(keys))
+        .route("/status-list", get(status_list))
+        .route("/members/{id}/cards", get(member_cards).post(issue))
+        .route("/cards/batch", post(issue_batch))
+        .route("/cards/reconcile", post(reconcile_all))
+        .route("/cards/sheet.pdf", post(sheet))
+        .route("/cards/{serial}", get(read))
+        .route("/cards/{serial}/pdf", get(pdf))
+        .route("/cards/{serial}/suspend", post(suspend))
+        .route("/cards/{serial}/reinstate", post(reinstate))
+        .route("/cards/{serial}/revoke", post(revoke))
+        .route("/cards/{serial}/reissue", post(reissue))
+}
+
+/// The public key set desks verify with (no token: it is public by design).
+async fn keys(State(s): State<AppState>) -> Result<Response> {
+    let json = s.card_service()?.keys().to_json();
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// The signed status list (public): suspended and revoked cards by their random index.
+async fn status_list(State(s): State<AppState>) -> Result<Response> {
+    let json = s.card_service()?.status_list(&s.db).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        json,
+    )
+        .into_response())
+}
+
+fn issuer<'a>(
+    s: &'a AppState,
+    book: &'a crate::rules::RuleBook,
+    check: &'a NameCheck<'a>,
+) -> Result<Issuer<'a>> {
+    Ok(Issuer {
+        signer: s.card_service()?.signer(),
+        book,
+        check_name: Some(check),
+        today: today(),
+    })
+}
+
+async fn issue(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(member_id): Path<i64>,
+) -> Result<(StatusCode, Json<CardRecord>)> {
+    let book = s.rule_book().await?;
+    let service = s.card_service()?;
+    let check = |name: &str| service.check_name(name);
+    let card = cards::issue(
+        &s.db,
+        &issuer(&s, &book, &check)?,
+        member_id,
+        None,
+        Some(caller.account_id),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(card)))
+}
+
+async fn member_cards(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(member_id): Path<i64>,
+) -> Result<Json<Vec<CardRecord>>> {
+    Ok(Json(cards::of_member(&s.db, member_id).await?))
+}
+
+#[derive(Serialize)]
+struct BatchFailure {
+    member_id: i64,
+    code: &'static str,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct BatchResult {
+    issued: Vec<String>,
+    failed: Vec<BatchFailure>,
+}
+
+/// Issues a card to every entitled member without a current card. Each card is its own
+/// transaction: one member's failure is reported and loses nothing for the others, and a re-run
+/// issues only what is still missing.
+async fn issue_batch(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+) -> Result<Json<BatchResult>> {
+    let book = s.rule_book().await?;
+    let service = s.card_service()?;
+    let check = |name: &str| service.check_name(name);
+    let issuer = issuer(&s, &book, &check)?;
+    let mut result = BatchResult {
+        issued: Vec::new(),
+        failed: Vec::new(),
+    };
+    for member_id in cards::members_without_card(&s.db, &book, issuer.today).await? {
+        match cards::issue(&s.db, &issuer, member_id, None, Some(caller.account_id)).await {
+            Ok(card) => result.issued.push(card.serial),
+            Err(e @ (AppError::Conflict { .. } | AppError::BadRequest { .. })) => {
+                let code = match &e {
+                    AppError::Conflict { code, .. } | AppError::BadRequest { code, .. } => *code,
+                    _ => "error",
+                };
+                result.failed.push(BatchFailure {
+                    member_id,
+                    code,
+                    detail: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Json(result))
+}
+
+#[derive(Serialize)]
+struct CardView {
+    #[serde(flatten)]
+    card: CardRecord,
+    events: Vec<CardEvent>,
+}
+
+async fn read(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+) -> Result<Json<CardView>> {
+    let card = cards::get(&s.db, &serial).await?;
+    let events = cards::events(&s.db, card.card_id).await?;
+    Ok(Json(CardView { card, events }))
+}
+
+fn face<'a>(card: &'a CardRecord, name: &'a str) -> Result<CardFace<'a>> {
+    let mut serial = [0u8; 12];
+    hex::decode_to_slice(&card.serial, &mut serial)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored serial: {e}")))?;
+    Ok(CardFace {
+        full_name: name,
+        qr_text: &card.qr_text,
+        serial: CardSerial(serial),
+        issued: card.issued_on,
+        expires: card.expires_on,
+    })
+}
+
+async fn holder_name(s: &AppState, card: &CardRecord) -> Result<String> {
+    let h = households::get(&s.db, card.household_id).await?;
+    h.members
+        .into_iter()
+        .find(|m| m.member_id == card.member_id)
+        .map(|m| m.name)
+        .ok_or(AppError::NotFound("member"))
+}
+
+fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn pdf(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+) -> Result<Response> {
+    let card = cards::get(&s.db, &serial).await?;
+    if card.state == "revoked" {
+        return Err(AppError::conflict(
+            "card_revoked",
+            "a revoked card is not printed; reissue it",
+        ));
+    }
+    let name = holder_name(&s, &card).await?;
+    let bytes = s
+        .card_service()?
+        .renderer()?
+        .render_card(&face(&card, &name)?)
+        .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
+    Ok(pdf_response(bytes, &format!("card-{}.pdf", card.serial)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SheetBody {
+    serials: Vec<String>,
+}
+
+/// A4 sheets of ten cards with cut marks, for batch printing.
+async fn sheet(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Json(body): Json<SheetBody>,
+) -> Result<Response> {
+    if body.serials.is_empty() || body.serials.len() > 1000 {
+        return Err(AppError::field(
+            "serials",
+            "1 to 1000 card numbers / 须为1至1000个卡号",
+        ));
+    }
+    let mut cards_and_names = Vec::new();
+    for serial in &body.serials {
+        let card = cards::get(&s.db, serial).await?;
+        if card.state == "revoked" {
+            return Err(AppError::conflict(
+                "card_revoked",
+                format!("card {serial} is revoked"),
+            ));
+        }
+        let name = holder_name(&s, &card).await?;
+        cards_and_names.push((card, name));
+    }
+    let faces = cards_and_names
+        .iter()
+        .map(|(c, n)| face(c, n))
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = s
+        .card_service()?
+        .renderer()?
+        .render_sheet(&faces)
+        .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
+    Ok(pdf_response(bytes, "cards.pdf"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: String,
+}
+
+async fn suspend(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+    Json(b): Json<ReasonBody>,
+) -> Result<Json<CardRecord>> {
+    Ok(Json(
+        cards::change_state(
+            &s.db,
+            &serial,
+            Action::Suspend,
+            &b.reason,
+            Some(caller.account_id),
+        )
+        .await?,
+    ))
+}
+
+async fn reinstate(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+    Json(b): Json<ReasonBody>,
+) -> Result<Json<CardRecord>> {
+    Ok(Json(
+        cards::change_state(
+            &s.db,
+            &serial,
+            Action::Reinstate,
+            &b.reason,
+            Some(caller.account_id),
+        )
+        .await?,
+    ))
+}
+
+/// Why a card is revoked: a closed list, so that reports can count them.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum RevokeReason {
+    AnotherChild,
+    HukouMovedOut,
+    Death,
+    Error,
+    Lost,
+}
+
+impl RevokeReason {
+    fn text(self) -> &'static str {
+        match self {
+            Self::AnotherChild => "再生育或收养子女 / another child born or adopted",
+            Self::HukouMovedOut => "户籍迁出本区 / hukou moved out of the district",
+            Self::Death => "持卡人死亡 / the holder died",
+            Self::Error => "发卡错误 / issued in error",
+            Self::Lost => "卡片遗失 / card lost",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: RevokeReason,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn revoke(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+    Json(b): Json<RevokeBody>,
+) -> Result<Json<CardRecord>> {
+    let reason = match b.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(note) => format!("{}: {note}", b.reason.text()),
+        None => b.reason.text().to_owned(),
+    };
+    Ok(Json(
+        cards::change_state(
+            &s.db,
+            &serial,
+            Action::Revoke,
+            &reason,
+            Some(caller.account_id),
+        )
+        .await?,
+    ))
+}
+
+/// A lost or damaged card: a new card with a new serial; the old one is revoked in the same
+/// transaction.
+async fn reissue(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+    Json(b): Json<ReasonBody>,
+) -> Result<(StatusCode, Json<CardRecord>)> {
+    if b.reason.trim().is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "须说明原因 / a reason is required",
+        ));
+    }
+    let old = cards::get(&s.db, &serial).await?;
+    if old.state == "revoked" {
+        return Err(AppError::conflict(
+            "bad_transition",
+            "a revoked card cannot be reissued; issue a new card to the member",
+        ));
+    }
+    let book = s.rule_book().await?;
+    let service = s.card_service()?;
+    let check = |name: &str| service.check_name(name);
+    let reason = format!("补办，旧卡作废 / reissued: {}", b.reason.trim());
+    let card = cards::issue(
+        &s.db,
+        &issuer(&s, &book, &check)?,
+        old.member_id,
+        Some((&old, &reason)),
+        Some(caller.account_id),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(card)))
+}
+
+#[derive(Serialize)]
+struct Reconciled {
+    changed: Vec<CardRecord>,
+}
+
+/// Re-checks every household against the rules and suspends or revokes the cards of members no
+/// longer entitled (also done after every change to a file).
+async fn reconcile_all(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+) -> Result<Json<Reconciled>> {
+    let book = s.rule_book().await?;
+    let mut changed = Vec::new();
+    for h in households::all_records(&s.db, None).await? {
+        changed.extend(cards::reconcile(&s.db, &book, &h, today()).await?);
+    }
+    Ok(Json(Reconciled { changed }))
+}

@@ -1,0 +1,131 @@
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{bereaved_household, id, TestApp};
+
+async fn list(app: &TestApp, period: &str) -> Value {
+    let res = app
+        .post(
+            "/api/v1/disbursements",
+            &app.office,
+            &json!({"period": period}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.body
+}
+
+fn rows<'a>(l: &'a Value, code: &str) -> Vec<&'a Value> {
+    l["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["code"] == code)
+        .collect()
+}
+
+/// Totals reconcile with the rows to the fen.
+fn assert_reconciles(l: &Value) {
+    let sum: i64 = l["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["amount_fen"].as_i64())
+        .sum();
+    assert_eq!(l["total_fen"].as_i64(), Some(sum));
+    let townships: i64 = l["townships"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["total_fen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(townships, sum);
+    for t in l["townships"].as_object().unwrap().values() {
+        let by_code: i64 = t["by_code"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_i64().unwrap())
+            .sum();
+        assert_eq!(by_code, t["total_fen"].as_i64().unwrap());
+    }
+}
+
+both! {
+    async fn a_month_list_pays_each_member_and_reconciles(app) {
+        app.create_household(&bereaved_household()).await;
+        let mut disabled = bereaved_household();
+        disabled["child"] = json!({"status": "disabled", "disability_grade": 2});
+        disabled["township_id"] = json!("370306100");
+        disabled["community_id"] = json!(null);
+        disabled["members"][0]["id_number"] = json!(id(1960, 1, 5, true, 7));
+        disabled["members"][1]["id_number"] = json!(id(1958, 2, 6, false, 7));
+        app.create_household(&disabled).await;
+        let l = list(&app, "2020-06").await;
+        assert_eq!(l["status"], "draft");
+        let sa: Vec<i64> = rows(&l, "special_assistance").iter().map(|r| r["amount_fen"].as_i64().unwrap()).collect();
+        assert_eq!(sa.iter().filter(|a| **a == 61000).count(), 2, "{sa:?}");
+        assert_eq!(sa.iter().filter(|a| **a == 48000).count(), 2, "{sa:?}");
+        assert_reconciles(&l);
+        // The CSV carries the same rows and a district total equal to the JSON's.
+        let csv = app.get(&format!("/api/v1/disbursements/{}/csv", l["disbursement_id"]), &app.office).await;
+        let text = String::from_utf8(csv.bytes).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(last.contains("district_total") && last.contains(&l["total_fen"].to_string()), "{last}");
+        assert_eq!(text.lines().count(), 1 + l["rows"].as_array().unwrap().len() + l["townships"].as_object().unwrap().len() + 1);
+        // Only the office makes lists.
+        app.post("/api/v1/disbursements", &app.auditor, &json!({"period": "2020-06"})).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        app.post("/api/v1/disbursements", &app.office, &json!({"period": "2020-13"})).await.assert_problem(StatusCode::BAD_REQUEST, "bad_period");
+    }
+}
+
+both! {
+    async fn an_approved_list_is_frozen_and_corrections_go_into_the_next(app) {
+        let created = app.create_household(&bereaved_household()).await;
+        let hid = created["household_id"].as_i64().unwrap();
+        let father = created["members"][1]["member_id"].as_i64().unwrap();
+        let june = list(&app, "2020-06").await;
+        let jid = june["disbursement_id"].as_i64().unwrap();
+        let approved = app.post(&format!("/api/v1/disbursements/{jid}/approve"), &app.office, &json!({})).await;
+        assert_eq!(approved.body["status"], "approved", "{}", approved.body);
+        app.post("/api/v1/disbursements", &app.office, &json!({"period": "2020-06"})).await.assert_problem(StatusCode::CONFLICT, "already_approved");
+        app.post(&format!("/api/v1/disbursements/{jid}/approve"), &app.office, &json!({})).await.assert_problem(StatusCode::CONFLICT, "already_approved");
+
+        // The office learns the father died on 2020-05-20: June's special assistance to him was
+        // an overpayment.
+        let mut changed = bereaved_household();
+        changed["members"][1]["died_on"] = json!("2020-05-20");
+        let res = app.put(&format!("/api/v1/households/{hid}"), &app.office, &json!({"version": 1, "reason": "死亡登记", "household": changed})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+        let frozen = app.get(&format!("/api/v1/disbursements/{jid}"), &app.office).await.body;
+        assert_eq!(frozen["rows"], june["rows"], "an approved list is never rewritten");
+        let july = list(&app, "2020-07").await;
+        let corrections: Vec<&Value> = july["rows"].as_array().unwrap().iter().filter(|r| r["kind"] == "correction").collect();
+        let sa = corrections.iter().find(|r| r["code"] == "special_assistance" && r["member_id"] == father).expect("a correction for the father");
+        assert_eq!(sa["for_month"], "2020-06");
+        assert_eq!(sa["amount_fen"], -61000);
+        assert!(rows(&july, "special_assistance").iter().all(|r| r["kind"] == "correction" || r["member_id"] != father));
+        assert_reconciles(&july);
+    }
+}
+
+both! {
+    async fn a_one_time_payment_is_paid_once_whatever_is_rerun(app) {
+        let mut h = bereaved_household();
+        h["child"] = json!({"status": "deceased", "died_on": "2020-03-10"});
+        app.create_household(&h).await;
+        let march = list(&app, "2020-03").await;
+        assert_eq!(rows(&march, "bereavement_relief").len(), 1);
+        assert_eq!(rows(&march, "bereavement_relief")[0]["amount_fen"], 200000);
+        // Re-running a draft does not pay twice: there is one draft per month.
+        let march = list(&app, "2020-03").await;
+        assert_eq!(rows(&march, "bereavement_relief").len(), 1);
+        let id = march["disbursement_id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/disbursements/{id}/approve"), &app.office, &json!({})).await;
+        for month in ["2020-04", "2020-12"] {
+            let later = list(&app, month).await;
+            assert!(rows(&later, "bereavement_relief").is_empty(), "{month}: {}", later["rows"]);
+        }
+    }
+}
