@@ -72,6 +72,16 @@ pub enum Command {
     /// Cards.
     #[command(subcommand)]
     Card(CardCommand),
+    /// The verification audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `greenchannel audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chains; names the first bad entry and exits non-zero if there is one.
+    Check,
 }
 
 /// `greenchannel rules ...`

@@ -88,6 +88,29 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => offline::rules(cmd),
         Command::Keys(cmd) => offline::keys(cmd),
         Command::Card(cmd) => offline::card(cmd),
+        Command::Audit(crate::config::AuditCommand::Check) => {
+            let db = Db::connect(&config.database, 2).await?;
+            let report = crate::db::audit::check(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            db.close().await;
+            match report.first_bad {
+                None => {
+                    println!(
+                        "audit log intact: {} entries in {} chain(s)",
+                        report.entries, report.chains
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(bad) => {
+                    println!(
+                        "audit log broken at entry {} (chain {}, seq {}): {}",
+                        bad.verification_id, bad.chain_id, bad.seq, bad.problem
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Migrate => {
             let db = Db::connect(&config.database, 1).await?;
             db.close().await;

@@ -2,6 +2,7 @@
 //! migrations embedded for both and queries written once through [`on_db!`].
 
 pub mod accounts;
+pub mod audit;
 pub mod cards;
 pub mod disbursement;
 pub mod households;

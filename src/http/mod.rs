@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`: state, router, and the server with graceful shutdown.
 
 mod accounts;
+mod audit;
 mod callers;
 mod card_service;
 mod cards;
@@ -11,6 +12,7 @@ mod import;
 mod openapi;
 mod places;
 mod rules;
+mod verify;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,10 +29,14 @@ use tower_http::trace::TraceLayer;
 pub use callers::CallerCache;
 pub use card_service::{CardService, STATUS_LIST_VALIDITY_HOURS};
 pub use openapi::SPEC as OPENAPI_SPEC;
+pub use verify::Verifier;
 
 use crate::db::Db;
 use crate::error::problem;
 use crate::rules::RuleBook;
+
+/// A card verified at two facilities within this many minutes is flagged as a possible copy.
+pub const COPY_WINDOW_MINUTES: i64 = 10;
 
 /// The largest JSON body an ordinary endpoint accepts.
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -49,6 +55,8 @@ pub struct AppState {
     rules: Arc<RwLock<Option<BookAt>>>,
     /// Keys, printer and status list; `None` in a service without cards.
     pub cards: Option<Arc<CardService>>,
+    /// The desk's batching verifier (started with the cards).
+    pub verifier: Option<Verifier>,
 }
 
 impl AppState {
@@ -59,11 +67,17 @@ impl AppState {
             callers: Arc::new(CallerCache::default()),
             rules: Arc::default(),
             cards: None,
+            verifier: None,
         }
     }
 
     /// The same state with cards.
     pub fn with_cards(mut self, cards: CardService) -> Self {
+        self.verifier = Some(Verifier::start(
+            self.db.clone(),
+            cards.keys().clone(),
+            chrono::Duration::minutes(COPY_WINDOW_MINUTES),
+        ));
         self.cards = Some(Arc::new(cards));
         self
     }
@@ -98,6 +112,8 @@ pub fn app(state: AppState) -> Router {
         .merge(households::router())
         .merge(rules::router())
         .merge(cards::router())
+        .merge(verify::router())
+        .merge(audit::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         // The import endpoint reads whole spreadsheets; it sets its own, larger limit.

@@ -34,3 +34,4 @@ mod households;
 mod import;
 mod rules;
 mod shutdown;
+mod verify;
