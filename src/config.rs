@@ -40,7 +40,11 @@ pub enum Command {
         name: String,
     },
     /// Fill an empty database with a fictional district and print one token per role.
-    Demo,
+    Demo {
+        /// How many households to invent.
+        #[arg(long, default_value_t = 300)]
+        households: u32,
+    },
     /// Import households from a CSV file (all or nothing).
     Import {
         /// The CSV file (UTF-8 or GBK/GB18030).
@@ -176,6 +180,9 @@ pub struct ServeArgs {
     /// Fill an empty database with demo data first.
     #[arg(long)]
     pub demo: bool,
+    /// How many households the demo invents.
+    #[arg(long, default_value_t = 300)]
+    pub demo_households: u32,
     /// Database connections in the pool.
     #[arg(long, env = "GREENCHANNEL_DB_CONNECTIONS", default_value_t = 8)]
     pub db_connections: u32,

@@ -20,6 +20,15 @@ create table verification (
 create index verification_serial on verification (card_serial, at);
 create index verification_facility on verification (facility_id, day);
 
+-- Where each card was last verified valid: copied-card detection reads one row per scanned card
+-- instead of the card's whole history.
+create table card_last_seen (
+    card_serial     text primary key,
+    facility_id     integer not null,
+    verification_id integer not null,
+    at              text not null
+);
+
 -- The same card verified at two facilities within a few minutes: possibly a copied card.
 create table copy_alert (
     copy_alert_id   integer primary key autoincrement,

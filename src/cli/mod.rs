@@ -18,9 +18,9 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     match config.command {
         Command::Serve(args) => serve_cmd(&config.database, args).await,
         Command::Bootstrap { name } => bootstrap(&config.database, &name).await,
-        Command::Demo => {
+        Command::Demo { households } => {
             let db = Db::connect(&config.database, 4).await?;
-            demo(&db, None).await?;
+            demo(&db, None, households).await?;
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -127,7 +127,7 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
         .with_context(|| format!("--listen: cannot bind {}", args.listen))?;
     let addr = listener.local_addr()?;
     if args.demo {
-        demo(&db, Some(addr)).await?;
+        demo(&db, Some(addr), args.demo_households).await?;
     }
     tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
     let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template)?;
@@ -145,7 +145,7 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo(db: &Db, addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+async fn demo(db: &Db, addr: Option<std::net::SocketAddr>, households: u32) -> anyhow::Result<()> {
     // The shipped rules end on 2022-01-31; the demo records its own, labelled continuation so
     // that cards can be issued today.
     if crate::db::rules::documents(db)
@@ -158,13 +158,13 @@ async fn demo(db: &Db, addr: Option<std::net::SocketAddr>) -> anyhow::Result<()>
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    match crate::demo::load(db, 300)
+    match crate::demo::load(db, households)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
         None => println!("The database already holds households; demo data not loaded."),
         Some(tokens) => {
-            println!("Demo district loaded: 300 households, 11 facilities, one account per role.");
+            println!("Demo district loaded: {households} households, 11 facilities, one account per role.");
             println!("Tokens (shown once):");
             for (role, token) in &tokens.0 {
                 println!("  {:<9} {token}", role.as_str());

@@ -111,19 +111,19 @@ pub async fn append(
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let out = on_db!(db, p => {
         let mut tx = p.begin().await?;
-        let mut earlier: HashMap<String, Vec<Earlier>> = HashMap::new();
+        let mut last_seen: HashMap<String, Earlier> = HashMap::new();
         if !valid.is_empty() {
-            let mut q = sqlx::QueryBuilder::new("select verification_id, facility_id, card_serial, at from verification where verdict = 'valid' and at >= ");
+            let mut q = sqlx::QueryBuilder::new("select verification_id, facility_id, card_serial, at from card_last_seen where at >= ");
             q.push_bind(&cutoff).push(" and card_serial in (");
             let mut sep = q.separated(", ");
             for s in &valid {
                 sep.push_bind(*s);
             }
-            q.push(") order by verification_id");
+            q.push(")");
             let found: Vec<Earlier> = q.build_query_as().fetch_all(&mut *tx).await?;
             for f in found {
                 if let Some(s) = f.card_serial.clone() {
-                    earlier.entry(s).or_default().push(f);
+                    last_seen.insert(s, f);
                 }
             }
         }
@@ -139,25 +139,37 @@ pub async fn append(
             let got: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
             ids.extend(got);
         }
+        // Walk the batch in order: each valid scan is compared with where the card was last seen
+        // (before the batch, or earlier in it), then becomes the last seen.
         let mut out = Vec::with_capacity(rows.len());
+        let mut alerts = Vec::new();
         for (i, (e, _, _, _)) in rows.iter().enumerate() {
-            let id = ids[i];
-            let flagged = if e.verdict == "valid" {
-                let serial = e.card_serial.clone().unwrap_or_default();
-                // The latest earlier valid verification of this card at another facility, in the
-                // database or earlier in this batch.
-                let in_batch = rows[..i].iter().enumerate().rev().find(|(_, (o, _, _, _))| o.verdict == "valid" && o.card_serial == e.card_serial && o.facility_id != e.facility_id)
-                    .map(|(j, (o, _, _, _))| Earlier { verification_id: ids[j], facility_id: o.facility_id, card_serial: o.card_serial.clone(), at: o.at.clone() });
-                in_batch.or_else(|| earlier.get(&serial).and_then(|v| v.iter().rev().find(|o| o.facility_id != e.facility_id).cloned()))
-            } else {
-                None
-            };
-            if let Some(f) = &flagged {
-                sqlx::query("insert into copy_alert (card_serial, first_verification_id, second_verification_id, created_at) values ($1, $2, $3, $4)")
-                    .bind(e.card_serial.as_deref()).bind(f.verification_id).bind(id).bind(Utc::now())
-                    .execute(&mut *tx).await?;
+            let mut flagged = None;
+            if let (true, Some(serial)) = (e.verdict == "valid", e.card_serial.as_ref()) {
+                if let Some(prev) = last_seen.get(serial) {
+                    if prev.facility_id != e.facility_id && prev.at.as_str() >= cutoff.as_str() {
+                        flagged = Some(prev.clone());
+                        alerts.push((serial.clone(), prev.verification_id, ids[i]));
+                    }
+                }
+                last_seen.insert(serial.clone(), Earlier { verification_id: ids[i], facility_id: e.facility_id, card_serial: Some(serial.clone()), at: e.at.clone() });
             }
-            out.push((id, flagged));
+            out.push((ids[i], flagged));
+        }
+        let new_ids: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let seen: Vec<&Earlier> = last_seen.values().filter(|l| new_ids.contains(&l.verification_id)).collect();
+        for chunk in seen.chunks(200) {
+            let mut q = sqlx::QueryBuilder::new("insert into card_last_seen (card_serial, facility_id, verification_id, at) ");
+            q.push_values(chunk, |mut b, l| {
+                b.push_bind(l.card_serial.as_deref()).push_bind(l.facility_id).push_bind(l.verification_id).push_bind(l.at.as_str());
+            });
+            q.push(" on conflict (card_serial) do update set facility_id = excluded.facility_id, verification_id = excluded.verification_id, at = excluded.at");
+            q.build().execute(&mut *tx).await?;
+        }
+        for (serial, first, second) in alerts {
+            sqlx::query("insert into copy_alert (card_serial, first_verification_id, second_verification_id, created_at) values ($1, $2, $3, $4)")
+                .bind(serial).bind(first).bind(second).bind(Utc::now())
+                .execute(&mut *tx).await?;
         }
         tx.commit().await?;
         out

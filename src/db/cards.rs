@@ -404,3 +404,11 @@ pub async fn members_without_card(db: &Db, book: &RuleBook, today: NaiveDate) ->
     }
     Ok(out)
 }
+
+/// A page of cards in id order after `after`, optionally in one state.
+pub async fn list(db: &Db, state: Option<&str>, after: i64, limit: i64) -> Result<Vec<CardRecord>> {
+    let sql = format!("select {CARD_COLUMNS} from card where ($1 is null or state = $1) and card_id > $2 order by card_id limit $3");
+    Ok(
+        on_db!(db, p => sqlx::query_as(&sql).bind(state).bind(after).bind(limit).fetch_all(p).await)?,
+    )
+}

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/keys", get(keys))
         .route("/status-list", get(status_list))
         .route("/members/{id}/cards", get(member_cards).post(issue))
+        .route("/cards", get(list))
         .route("/cards/batch", post(issue_batch))
         .route("/cards/reconcile", post(reconcile_all))
         .route("/cards/sheet.pdf", post(sheet))
@@ -82,6 +83,41 @@ async fn issue(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(card)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+/// Cards in issue order, a page at a time (`after` = the last card_id seen).
+async fn list(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    crate::http::extract::Query(q): crate::http::extract::Query<ListQuery>,
+) -> Result<Json<Vec<CardRecord>>> {
+    if let Some(state) = q.state.as_deref() {
+        if !["active", "suspended", "revoked"].contains(&state) {
+            return Err(AppError::bad_request(
+                "bad_query",
+                "state must be active, suspended or revoked",
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(AppError::bad_request(
+            "bad_query",
+            "limit must be 1 to 10000",
+        ));
+    }
+    Ok(Json(
+        cards::list(&s.db, q.state.as_deref(), q.after, limit).await?,
+    ))
 }
 
 async fn member_cards(

@@ -132,46 +132,32 @@ struct Job {
     respond: oneshot::Sender<Result<Answer>>,
 }
 
-/// The batching verifier: a handle to its task.
+/// The batching verifier: a handle to its two stages. The first checks batches of scans (card
+/// states in one query, signatures together); the second writes what the first checked to the
+/// audit log, one transaction per batch, and only then answers. The stages overlap, so the
+/// signatures of one batch are checked while the previous batch is being committed.
 #[derive(Clone)]
 pub struct Verifier {
     jobs: mpsc::Sender<Job>,
 }
 
+/// A scan whose verdict is known but not yet logged.
+struct Checked {
+    job: Job,
+    serial: Option<String>,
+    verdict: String,
+    card: Option<DeskCard>,
+    designated: bool,
+}
+
 impl Verifier {
-    /// Starts the verifier task over `db` with the public keys; copies are flagged when one card
-    /// is verified at two facilities within `copy_window`.
+    /// Starts the verifier over `db` with the public keys; copies are flagged when one card is
+    /// verified at two facilities within `copy_window`.
     pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Job>(4096);
-        let keys = Arc::new(keys);
-        tokio::spawn(async move {
-            let mut chain = Chain::new();
-            let mut kinds: HashMap<i64, FacilityKind> = HashMap::new();
-            while let Some(first) = rx.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(j) => jobs.push(j),
-                        Err(_) => break,
-                    }
-                }
-                let answers =
-                    run_batch(&db, &keys, &mut chain, &mut kinds, &jobs, copy_window).await;
-                match answers {
-                    Ok(answers) => {
-                        for (job, answer) in jobs.into_iter().zip(answers) {
-                            let _ = job.respond.send(Ok(answer));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "verification batch failed; nothing was logged");
-                        for job in jobs {
-                            let _ = job.respond.send(Err(AppError::Unavailable));
-                        }
-                    }
-                }
-            }
-        });
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let (checked_tx, checked_rx) = mpsc::channel::<Vec<Checked>>(4);
+        tokio::spawn(check_stage(db.clone(), Arc::new(keys), rx, checked_tx));
+        tokio::spawn(log_stage(db, checked_rx, copy_window));
         Self { jobs: tx }
     }
 
@@ -193,14 +179,60 @@ impl Verifier {
     }
 }
 
-async fn run_batch(
+fn fail_all(jobs: impl IntoIterator<Item = Job>, e: &AppError) {
+    tracing::error!(error = %e, "verification batch failed; nothing was logged");
+    for job in jobs {
+        let _ = job.respond.send(Err(AppError::Unavailable));
+    }
+}
+
+async fn check_stage(
+    db: Db,
+    keys: Arc<KeySet>,
+    mut rx: mpsc::Receiver<Job>,
+    out: mpsc::Sender<Vec<Checked>>,
+) {
+    let mut kinds: HashMap<i64, FacilityKind> = HashMap::new();
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        match check(&db, &keys, &mut kinds, &jobs).await {
+            Ok(results) => {
+                let checked = jobs
+                    .into_iter()
+                    .zip(results)
+                    .map(|(job, (serial, verdict, card, designated))| Checked {
+                        job,
+                        serial,
+                        verdict,
+                        card,
+                        designated,
+                    })
+                    .collect();
+                if out.send(checked).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => fail_all(jobs, &e),
+        }
+    }
+}
+
+type CheckResult = (Option<String>, String, Option<DeskCard>, bool);
+
+/// Verdicts for a batch: card states in one query, signatures checked together off the async
+/// threads.
+async fn check(
     db: &Db,
     keys: &Arc<KeySet>,
-    chain: &mut Chain,
     kinds: &mut HashMap<i64, FacilityKind>,
     jobs: &[Job],
-    copy_window: chrono::Duration,
-) -> Result<Vec<Answer>> {
+) -> Result<Vec<CheckResult>> {
     let serials: Vec<Option<String>> = jobs
         .iter()
         .map(|j| decode_text(&j.text).ok().map(|c| c.payload.serial.to_hex()))
@@ -216,7 +248,6 @@ async fn run_batch(
             );
         }
     }
-    // Signatures are checked together, off the async threads.
     let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
     let keys = keys.clone();
     let today = crate::time::today();
@@ -236,67 +267,82 @@ async fn run_batch(
     })
     .await
     .map_err(|e| AppError::Internal(e.into()))?;
-    let now = Utc::now();
-    let mut entries = Vec::with_capacity(jobs.len());
-    let mut verdicts = Vec::with_capacity(jobs.len());
-    for (i, (job, r)) in jobs.iter().zip(&results).enumerate() {
-        let serial = r
-            .card
-            .as_ref()
-            .map(|c| c.serial.clone())
-            .or_else(|| serials[i].clone());
-        let mut verdict = serde_json::to_value(r.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "malformed".into());
-        if r.card.is_some()
-            && serial.as_ref().is_some_and(|s| !states.contains_key(s))
-            && r.verdict == Verdict::Revoked
-        {
-            verdict = "unknown_card".into();
-        }
-        entries.push(NewEntry {
-            at: now,
-            facility_id: job.facility_id,
-            account_id: job.account_id,
-            card_serial: serial,
-            verdict: verdict.clone(),
-        });
-        verdicts.push(verdict);
-    }
-    let logged = audit::append(db, chain, &entries, copy_window).await?;
     Ok(jobs
         .iter()
         .zip(results)
-        .zip(verdicts)
-        .zip(logged)
-        .map(|(((job, r), verdict), (_, copied))| {
-            let valid = verdict == "valid";
+        .zip(serials)
+        .map(|((job, r), decoded)| {
+            let serial = r.card.as_ref().map(|c| c.serial.clone()).or(decoded);
+            let mut verdict = serde_json::to_value(r.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "malformed".into());
+            if r.card.is_some()
+                && serial.as_ref().is_some_and(|s| !states.contains_key(s))
+                && r.verdict == Verdict::Revoked
+            {
+                verdict = "unknown_card".into();
+            }
+            let card = r
+                .card
+                .filter(|_| r.verdict != Verdict::BadSignature)
+                .map(|c| DeskCard {
+                    masked_name: c.masked_name,
+                    id_last_four: c.id_last_four,
+                    serial: c.serial,
+                    expires: c.expires,
+                });
             let designated = kinds
                 .get(&job.facility_id)
                 .is_some_and(|k| k.is_designated());
-            Answer {
-                reason_zh: reason_zh(&verdict),
-                card: r
-                    .card
-                    .filter(|_| r.verdict != Verdict::BadSignature)
-                    .map(|c| DeskCard {
-                        masked_name: c.masked_name,
-                        id_last_four: c.id_last_four,
-                        serial: c.serial,
-                        expires: c.expires,
-                    }),
-                priorities: match (valid, designated) {
-                    (false, _) => Vec::new(),
-                    (true, true) => DESIGNATED.to_vec(),
-                    (true, false) => GREEN_CHANNEL.to_vec(),
-                },
-                checkup_available: None,
-                note_zh: copied.map(|_| "该卡刚在其他机构使用，请核对持卡人身份证"),
-                verdict,
-            }
+            (serial, verdict, card, designated)
         })
         .collect())
+}
+
+async fn log_stage(db: Db, mut rx: mpsc::Receiver<Vec<Checked>>, copy_window: chrono::Duration) {
+    let mut chain = Chain::new();
+    while let Some(mut batch) = rx.recv().await {
+        // Batches that queued up while the last commit ran go into this one.
+        while batch.len() < 4 * MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
+        let now = Utc::now();
+        let entries: Vec<NewEntry> = batch
+            .iter()
+            .map(|c| NewEntry {
+                at: now,
+                facility_id: c.job.facility_id,
+                account_id: c.job.account_id,
+                card_serial: c.serial.clone(),
+                verdict: c.verdict.clone(),
+            })
+            .collect();
+        match audit::append(&db, &mut chain, &entries, copy_window).await {
+            Ok(logged) => {
+                for (c, (_, copied)) in batch.into_iter().zip(logged) {
+                    let valid = c.verdict == "valid";
+                    let answer = Answer {
+                        reason_zh: reason_zh(&c.verdict),
+                        card: c.card,
+                        priorities: match (valid, c.designated) {
+                            (false, _) => Vec::new(),
+                            (true, true) => DESIGNATED.to_vec(),
+                            (true, false) => GREEN_CHANNEL.to_vec(),
+                        },
+                        checkup_available: None,
+                        note_zh: copied.map(|_| "该卡刚在其他机构使用，请核对持卡人身份证"),
+                        verdict: c.verdict,
+                    };
+                    let _ = c.job.respond.send(Ok(answer));
+                }
+            }
+            Err(e) => fail_all(batch.into_iter().map(|c| c.job), &e),
+        }
+    }
 }
 
 async fn card_states<'a>(
