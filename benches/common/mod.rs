@@ -1,0 +1,35 @@
+//! Test data shared by the benchmarks.
+
+use chrono::NaiveDate;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// A CSV of `n` generated households in the import format (distinct ID numbers up to 5,000,000).
+pub fn csv(n: u32) -> String {
+    let mut rng = StdRng::seed_from_u64(10_000);
+    let mut s = String::from("township,community,address,hukou_in_district,area,child_status,child_died_on,child_disability_grade,other_child_since,dibao,low_income,mother_name,mother_id_number,mother_pension,mother_basic_pension_yuan,mother_medical_insurance,father_name,father_id_number,father_medical_insurance\n");
+    for i in 0..n {
+        let (code, _, _) =
+            greenchannel::demo::TOWNSHIPS[i as usize % greenchannel::demo::TOWNSHIPS.len()];
+        let h = greenchannel::demo::household(&mut rng, i, code, None);
+        let (status, died, grade) = match h.child {
+            greenchannel::register::Child::Deceased { died_on } => {
+                ("deceased", died_on.to_string(), String::new())
+            }
+            greenchannel::register::Child::Disabled { disability_grade } => {
+                ("disabled", String::new(), disability_grade.to_string())
+            }
+            greenchannel::register::Child::Healthy => ("healthy", String::new(), String::new()),
+        };
+        let born =
+            |f: bool| NaiveDate::from_ymd_opt(if f { 1966 } else { 1964 }, 3, 20).expect("date");
+        s.push_str(&format!(
+            "{code},,{},yes,urban,{status},{died},{grade},no,no,no,张秀兰,{},yes,160.50,yes,李建国,{},yes\n",
+            h.address,
+            greenchannel::demo::id_number(born(true), true, i),
+            greenchannel::demo::id_number(born(false), false, i),
+        ));
+    }
+    s
+}
+
