@@ -18,8 +18,14 @@ async fn run(url: &str, body: &[u8], n: u32) {
     let db = Db::connect(url, 4).await.expect("database");
     greenchannel::demo::seed_places(&db).await.expect("places");
     let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
-    let report = import_households(&db, body, Encoding::Auto, false, None, None, "bench", today).await.expect("import");
-    assert!(report.errors.is_empty(), "{:?}", &report.errors[..report.errors.len().min(3)]);
+    let report = import_households(&db, body, Encoding::Auto, false, None, None, "bench", today)
+        .await
+        .expect("import");
+    assert!(
+        report.errors.is_empty(),
+        "{:?}",
+        &report.errors[..report.errors.len().min(3)]
+    );
     let book = RuleBook::shipped().expect("rules");
     let mut times = Vec::new();
     for _ in 0..3 {
@@ -28,11 +34,20 @@ async fn run(url: &str, body: &[u8], n: u32) {
         times.push(start.elapsed().as_secs_f64());
         assert!(list.total_fen > 0);
         if times.len() == 1 {
-            println!("  {} rows, total {} fen, {} needing data", list.rows.len(), list.total_fen, list.needs_data);
+            println!(
+                "  {} rows, total {} fen, {} needing data",
+                list.rows.len(),
+                list.total_fen,
+                list.needs_data
+            );
         }
     }
     times.sort_by(f64::total_cmp);
-    let backend = if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
+    let backend = if url.starts_with("sqlite") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
     println!("disbursement list of 2020-06 for {n} households, {backend}: median {:.2} s (min {:.2} s) over 3 runs", times[1], times[0]);
     db.close().await;
 }
@@ -43,13 +58,27 @@ async fn main() {
     let n = if bench { 100_000 } else { 200 };
     let body = common::csv(n).into_bytes();
     let dir = tempfile::tempdir().expect("temp dir");
-    run(&format!("sqlite:{}", dir.path().join("bench.db").display()), &body, n).await;
+    run(
+        &format!("sqlite:{}", dir.path().join("bench.db").display()),
+        &body,
+        n,
+    )
+    .await;
     if let (true, Ok(admin)) = (bench, std::env::var("GREENCHANNEL_TEST_POSTGRES")) {
         let pool = sqlx::PgPool::connect(&admin).await.expect("postgres");
         let name = format!("gc_bench_{}", std::process::id());
-        sqlx::query(&format!("create database {name}")).execute(&pool).await.expect("create");
-        let url = format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a));
+        sqlx::query(&format!("create database {name}"))
+            .execute(&pool)
+            .await
+            .expect("create");
+        let url = format!(
+            "{}/{name}",
+            admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a)
+        );
         run(&url, &body, n).await;
-        sqlx::query(&format!("drop database {name} with (force)")).execute(&pool).await.expect("drop");
+        sqlx::query(&format!("drop database {name} with (force)"))
+            .execute(&pool)
+            .await
+            .expect("drop");
     }
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// A CSV of `n` generated households in the import format (distinct ID numbers up to 5,000,000).
+/// A CSV of `n` generated households in the import format, with distinct ID numbers.
 pub fn csv(n: u32) -> String {
     let mut rng = StdRng::seed_from_u64(10_000);
     let mut s = String::from("township,community,address,hukou_in_district,area,child_status,child_died_on,child_disability_grade,other_child_since,dibao,low_income,mother_name,mother_id_number,mother_pension,mother_basic_pension_yuan,mother_medical_insurance,father_name,father_id_number,father_medical_insurance\n");
@@ -21,8 +21,11 @@ pub fn csv(n: u32) -> String {
             }
             greenchannel::register::Child::Healthy => ("healthy", String::new(), String::new()),
         };
-        let born =
-            |f: bool| NaiveDate::from_ymd_opt(if f { 1966 } else { 1964 }, 3, 20).expect("date");
+        // The generator's ID numbers repeat every 50,000: move the birth date along instead.
+        let shift = chrono::Days::new(u64::from(i / 50_000));
+        let born = |f: bool| {
+            NaiveDate::from_ymd_opt(if f { 1966 } else { 1964 }, 3, 20).expect("date") + shift
+        };
         s.push_str(&format!(
             "{code},,{},yes,urban,{status},{died},{grade},no,no,no,张秀兰,{},yes,160.50,yes,李建国,{},yes\n",
             h.address,
@@ -32,4 +35,3 @@ pub fn csv(n: u32) -> String {
     }
     s
 }
-

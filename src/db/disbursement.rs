@@ -335,7 +335,28 @@ async fn store(
         tx.commit().await?;
         id
     });
-    get(db, id).await
+    // The list as stored, without reading 100,000s of rows back: names come from the records,
+    // and the order is the one `get` reads in.
+    let names: HashMap<i64, &str> = records
+        .iter()
+        .flat_map(|h| h.members.iter().map(|m| (m.member_id, m.name.as_str())))
+        .collect();
+    let mut rows = rows;
+    for r in &mut rows {
+        r.member_name = r
+            .member_id
+            .and_then(|m| names.get(&m))
+            .map(|n| (*n).to_owned());
+    }
+    let header = Header {
+        disbursement_id: id,
+        period: period.to_owned(),
+        status: "draft".into(),
+        created_at: now,
+        approved_at: None,
+        total_fen: total,
+    };
+    Ok(assemble(header, rows))
 }
 
 /// The rule documents in force for the list, frozen with it: the shipped text and every
@@ -394,8 +415,32 @@ pub async fn get(db: &Db, id: i64) -> Result<Disbursement> {
         "select r.household_id, r.member_id, m.name as member_name, r.township_id, r.code, r.for_month, r.kind,
                 r.amount_fen, r.missing, r.rule_set, r.clause
            from disbursement_row r left join member m on m.member_id = r.member_id
-          where r.disbursement_id = $1 order by r.township_id, r.household_id, r.member_id, r.code, r.for_month")
+          where r.disbursement_id = $1")
         .bind(id).fetch_all(p).await)?;
+    Ok(assemble(header, rows))
+}
+
+/// A list from its header and rows, with the totals computed from the rows. Rows are ordered
+/// here rather than in SQL so that both databases (whose collations differ) give one order.
+fn assemble(header: Header, mut rows: Vec<ListRow>) -> Disbursement {
+    rows.sort_by(|a, b| {
+        (
+            &a.township_id,
+            a.household_id,
+            a.member_id,
+            &a.code,
+            &a.for_month,
+            &a.kind,
+        )
+            .cmp(&(
+                &b.township_id,
+                b.household_id,
+                b.member_id,
+                &b.code,
+                &b.for_month,
+                &b.kind,
+            ))
+    });
     let mut townships: BTreeMap<String, TownshipTotal> = BTreeMap::new();
     let mut needs_data = 0;
     for r in &rows {
@@ -408,7 +453,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Disbursement> {
             None => needs_data += 1,
         }
     }
-    Ok(Disbursement {
+    Disbursement {
         disbursement_id: header.disbursement_id,
         period: header.period,
         status: header.status,
@@ -418,7 +463,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Disbursement> {
         townships,
         needs_data,
         rows,
-    })
+    }
 }
 
 /// The list as CSV: one line per row, then one total line per township and one for the district.

@@ -98,6 +98,19 @@ both! {
 }
 
 both! {
+    async fn one_bad_row_in_ten_thousand_changes_nothing_and_is_named(app) {
+        let mut rows: Vec<String> = (0..10_000).map(row).collect();
+        rows[9_876] = rows[9_876].replace("是,城镇", "是,城里");
+        let res = upload(&app, "", file(rows).into_bytes()).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(res.body["errors"].as_array().unwrap().len(), 1, "{}", res.body["detail"]);
+        assert_eq!(res.body["errors"][0]["field"], "line 9878 area");
+        assert!(res.body["errors"][0]["reason"].as_str().unwrap().contains("urban or rural"));
+        assert_eq!(count(&app).await, 0);
+    }
+}
+
+both! {
     async fn duplicate_id_numbers_in_a_file_or_on_file_are_refused(app) {
         let res = upload(&app, "", file([row(1), row(2), row(1)]).into_bytes()).await;
         res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
