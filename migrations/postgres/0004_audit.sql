@@ -17,7 +17,8 @@ create table verification (
     hash            text not null,
     unique (chain_id, seq)
 );
-create index verification_serial on verification (card_serial, at);
+-- No index by card: it would put a random page into every commit of the desk's hot path, and the
+-- office's per-card reads scan a district's few hundred thousand rows a year well enough.
 create index verification_facility on verification (facility_id, day);
 
 -- Where each card was last verified valid: copied-card detection reads one row per scanned card

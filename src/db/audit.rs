@@ -127,6 +127,7 @@ pub async fn append(
                 }
             }
         }
+        let stored = last_seen.clone();
         let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(200) {
             let mut q = sqlx::QueryBuilder::new("insert into verification (chain_id, seq, at, day, facility_id, account_id, card_serial, verdict, prev_hash, hash) ");
@@ -156,8 +157,19 @@ pub async fn append(
             }
             out.push((ids[i], flagged));
         }
+        // A card seen again at the same facility within a minute need not be written again: a
+        // copy is judged by the facility, and a minute is nothing against the window. This keeps
+        // a random page out of most commits.
         let new_ids: std::collections::HashSet<i64> = ids.iter().copied().collect();
-        let seen: Vec<&Earlier> = last_seen.values().filter(|l| new_ids.contains(&l.verification_id)).collect();
+        let seen: Vec<&Earlier> = last_seen
+            .values()
+            .filter(|l| new_ids.contains(&l.verification_id))
+            .filter(|l| match (stored.get(l.card_serial.as_deref().unwrap_or_default()), parse_at(&l.at)) {
+                (Some(prev), _) if prev.facility_id != l.facility_id => true,
+                (Some(prev), Some(at)) => parse_at(&prev.at).is_none_or(|p| at - p >= chrono::Duration::minutes(1)),
+                _ => true,
+            })
+            .collect();
         for chunk in seen.chunks(200) {
             let mut q = sqlx::QueryBuilder::new("insert into card_last_seen (card_serial, facility_id, verification_id, at) ");
             q.push_values(chunk, |mut b, l| {
@@ -176,6 +188,13 @@ pub async fn append(
     });
     *chain = next;
     Ok(out)
+}
+
+/// Parses a stored `at`.
+fn parse_at(at: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[derive(sqlx::FromRow)]

@@ -23,7 +23,10 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The page and its two assets.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/desk", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
+        .route(
+            "/desk",
+            get(|| async { asset("text/html; charset=utf-8", PAGE) }),
+        )
         .route("/desk/", get(|| async { Redirect::permanent("/desk") }))
         .route(
             "/desk/app.js",

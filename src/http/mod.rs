@@ -5,6 +5,7 @@ mod audit;
 mod callers;
 mod card_service;
 mod cards;
+mod desk;
 pub mod extract;
 mod health;
 mod households;
@@ -120,6 +121,7 @@ pub fn app(state: AppState) -> Router {
         .merge(import::router());
     Router::new()
         .merge(health::router())
+        .merge(desk::router())
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

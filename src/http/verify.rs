@@ -406,7 +406,7 @@ struct RecentQuery {
     limit: Option<i64>,
 }
 
-/// This desk's facility's last scans, newest first (never another facility's).
+/// This desk's last scans (its own account at its own facility), newest first.
 async fn recent(
     caller: Staff<Verifiers>,
     State(s): State<AppState>,
@@ -419,8 +419,8 @@ async fn recent(
     let mut rows: Vec<Recent> = on_db!(&s.db, p => sqlx::query_as(
         "select v.at, v.verdict, m.name from verification v
            left join card c on c.serial = v.card_serial left join member m on m.member_id = c.member_id
-          where v.facility_id = $1 order by v.verification_id desc limit $2")
-        .bind(facility).bind(limit).fetch_all(p).await)?;
+          where v.facility_id = $1 and v.account_id = $2 order by v.verification_id desc limit $3")
+        .bind(facility).bind(caller.account_id).bind(limit).fetch_all(p).await)?;
     for r in &mut rows {
         r.masked_name = r.name.take().map(|n| crate::register::mask::mask_name(&n));
     }

@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -16,15 +17,41 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tower::ServiceExt;
 
 use crate::helpers::{bereaved_household, continue_rules_to_today, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where the page keeps the desk's token (see `src/http/desk/app.js`).
 const TOKEN_KEY: &str = "greenchannel.desk.token";
-const SIX: [&str; 6] = ["优先挂号", "优先就医", "优先交费", "优先检查", "优先取药", "优先住院"];
+const SIX: [&str; 6] = [
+    "优先挂号",
+    "优先就医",
+    "优先交费",
+    "优先检查",
+    "优先取药",
+    "优先住院",
+];
 /// The longest the page may take to show an answer; generous for a loaded 2-core CI machine.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+// What the test waits for, as script expressions evaluated in the page.
+const TOKEN_ASKED: &str =
+    "document.activeElement !== null && document.activeElement.id === 'token'";
+const RELOADED_AND_READY: &str = "!window.beforeReload && document.activeElement !== null \
+    && document.activeElement.id === 'scan'";
+const READY_AGAIN: &str =
+    "document.activeElement !== null && document.activeElement.id === 'scan' \
+    && document.getElementById('scan').value === ''";
+const FLASH_OVER: &str = "document.getAnimations().length === 0";
+
+/// Whether the first line of "本窗口最近核验" has this verdict.
+fn newest_recent_is(verdict: &str) -> String {
+    format!(
+        "(function () {{ var li = document.querySelector('#recent-list li'); \
+         return li !== null && li.getAttribute('data-verdict') === '{verdict}'; }})()"
+    )
+}
 
 both! {
     async fn the_desk_page_shows_a_valid_card_green_and_a_revoked_one_red(app) {
@@ -38,11 +65,12 @@ both! {
 
         // First use: the page asks for the token; then it remembers it across a reload.
         page.navigate(&format!("{base}/desk")).await;
-        page.wait_for("the token form to be focused", "document.activeElement && document.activeElement.id === 'token'", ANSWER_WITHIN).await;
+        page.wait_for("the token to be asked for", TOKEN_ASKED, ANSWER_WITHIN).await;
         let token = serde_json::to_string(&app.desk).expect("token as JSON");
-        page.eval(&format!("localStorage.setItem('{TOKEN_KEY}', {token}); window.beforeReload = true")).await;
+        let remember = format!("localStorage.setItem('{TOKEN_KEY}', {token}); window.beforeReload = true");
+        page.eval(&remember).await;
         page.call("Page.reload", json!({"ignoreCache": true})).await;
-        page.wait_for("the scanner input to be focused", "!window.beforeReload && document.activeElement && document.activeElement.id === 'scan'", ANSWER_WITHIN).await;
+        page.wait_for("the scanner input to be focused", RELOADED_AND_READY, ANSWER_WITHIN).await;
 
         let green = page.scan(&valid_qr, "").await;
         assert_eq!(green["verdict"], "valid", "{green}");
@@ -51,21 +79,47 @@ both! {
         for word in SIX.iter().chain(&["有效", "张*兰"]) {
             assert!(text.contains(word), "the green panel lacks {word}: {text}");
         }
-        page.wait_for("the input to be empty and focused again", "document.activeElement.id === 'scan' && document.getElementById('scan').value === ''", ANSWER_WITHIN).await;
-        page.wait_for("the scan in the recent list", "document.querySelector('#recent-list li[data-verdict=\"valid\"]') !== null", ANSWER_WITHIN).await;
-        page.wait_for("the result's flash to end", "document.getAnimations().length === 0", ANSWER_WITHIN).await;
+        page.wait_for("the input to be empty and focused again", READY_AGAIN, ANSWER_WITHIN).await;
+        page.wait_for("the scan in the recent list", &newest_recent_is("valid"), ANSWER_WITHIN).await;
+        page.wait_for("the result's flash to end", FLASH_OVER, ANSWER_WITHIN).await;
         page.screenshot(&screenshot_path(), app.backend).await;
 
         let red = page.scan(&revoked_qr, "valid").await;
         assert_eq!(red["verdict"], "revoked", "{red}");
         assert!(classes(&red).contains(&"invalid"), "{red}");
-        assert!(red["text"].as_str().unwrap_or_default().contains("作废"), "the reason in words: {red}");
-        page.wait_for("the newest recent scan to be the revoked card", "(function () { var li = document.querySelector('#recent-list li'); return li !== null && li.getAttribute('data-verdict') === 'revoked'; })()", ANSWER_WITHIN).await;
+        let reason = red["text"].as_str().unwrap_or_default();
+        assert!(reason.contains("作废"), "the reason in words: {red}");
+        page.wait_for("the revoked scan in the recent list", &newest_recent_is("revoked"), ANSWER_WITHIN).await;
 
         let errors = page.errors.lock().map(|e| e.clone()).unwrap_or_default();
-        assert!(errors.is_empty(), "the page logged errors (a script exception or a CSP violation): {errors:#?}");
+        assert!(errors.is_empty(), "a script exception or a CSP violation: {errors:#?}");
+        page.close_browser().await;
         drop(chromium);
         server.abort();
+    }
+}
+
+both! {
+    async fn the_page_and_its_assets_are_served_with_a_strict_policy(app) {
+        let assets = [
+            ("/desk", "text/html"),
+            ("/desk/app.js", "text/javascript"),
+            ("/desk/style.css", "text/css"),
+        ];
+        for (path, kind) in assets {
+            let req = Request::get(path).body(Body::empty()).expect("request");
+            let res = app.router.clone().oneshot(req).await.expect("infallible");
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let get = |name: header::HeaderName| {
+                let value = res.headers().get(name).and_then(|v| v.to_str().ok());
+                value.unwrap_or_default().to_owned()
+            };
+            assert_eq!(get(header::CONTENT_TYPE), format!("{kind}; charset=utf-8"), "{path}");
+            assert_eq!(get(header::CACHE_CONTROL), "no-cache", "{path}");
+            let csp = get(header::CONTENT_SECURITY_POLICY);
+            assert!(csp.starts_with("default-src 'self';"), "{path}: {csp}");
+            assert!(!csp.contains("unsafe-"), "no inline script or eval: {csp}");
+        }
     }
 }
 
@@ -83,14 +137,20 @@ async fn two_cards_one_revoked(app: &TestApp) -> (String, String) {
     }
     let serial = qr[1].1.as_str().expect("serial");
     let path = format!("/api/v1/cards/{serial}/revoke");
-    let res = app.post(&path, &app.office, &json!({"reason": "error"})).await;
+    let res = app
+        .post(&path, &app.office, &json!({"reason": "error"}))
+        .await;
     assert_eq!(res.body["state"], "revoked", "{}", res.body);
     let text = |v: &Value| v.as_str().expect("qr_text").to_owned();
     (text(&qr[0].0), text(&qr[1].0))
 }
 
 fn classes(result: &Value) -> Vec<&str> {
-    result["class"].as_str().unwrap_or_default().split_whitespace().collect()
+    result["class"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect()
 }
 
 fn screenshot_path() -> PathBuf {
@@ -172,7 +232,11 @@ impl Chromium {
         match tokio::time::timeout(Duration::from_secs(30), rx).await {
             Ok(Ok(url)) => chromium.ws_url = url,
             outcome => {
-                let why = if outcome.is_err() { "did not say" } else { "exited before saying" };
+                let why = if outcome.is_err() {
+                    "did not say"
+                } else {
+                    "exited before saying"
+                };
                 let said = said.lock().map(|s| s.clone()).unwrap_or_default();
                 panic!("Chromium {why} where DevTools listens (within 30 s); it said:\n{said}");
             }
@@ -195,7 +259,9 @@ impl Chromium {
             session: None,
             errors: Arc::default(),
         };
-        let target = page.call("Target.createTarget", json!({"url": "about:blank"})).await;
+        let target = page
+            .call("Target.createTarget", json!({"url": "about:blank"}))
+            .await;
         let attached = page
             .call(
                 "Target.attachToTarget",
@@ -203,11 +269,16 @@ impl Chromium {
             )
             .await;
         page.session = attached["sessionId"].as_str().map(str::to_owned);
-        let metrics = json!({"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": false});
-        page.call("Emulation.setDeviceMetricsOverride", metrics).await;
-        // A headless tab never has the window focus; emulate it, as on a desk PC in front.
-        page.call("Emulation.setFocusEmulationEnabled", json!({"enabled": true}))
+        let metrics =
+            json!({"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": false});
+        page.call("Emulation.setDeviceMetricsOverride", metrics)
             .await;
+        // A headless tab never has the window focus; emulate it, as on a desk PC in front.
+        page.call(
+            "Emulation.setFocusEmulationEnabled",
+            json!({"enabled": true}),
+        )
+        .await;
         page.call("Runtime.enable", json!({})).await;
         page.call("Log.enable", json!({})).await;
         page
@@ -351,6 +422,21 @@ impl Page {
         );
         self.wait_for("the result panel to show an answer", &probe, ANSWER_WITHIN)
             .await
+    }
+
+    /// Asks the browser to quit, so that it reaps its own helpers; the guard kills what is left.
+    async fn close_browser(mut self) {
+        self.next_id += 1;
+        let msg = json!({"id": self.next_id, "method": "Browser.close"});
+        if self
+            .ws
+            .send(Message::Text(msg.to_string().into()))
+            .await
+            .is_ok()
+        {
+            let closed = async { while let Some(Ok(_)) = self.ws.next().await {} };
+            let _ = tokio::time::timeout(Duration::from_secs(5), closed).await;
+        }
     }
 
     /// Saves a PNG of the tab for a person to look at (written whole, then renamed, since

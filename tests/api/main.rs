@@ -27,6 +27,7 @@ macro_rules! both {
 
 mod access;
 mod cards;
+mod desk;
 mod disbursement;
 mod errors;
 mod health;

@@ -22,8 +22,14 @@ both! {
             let req = client.post(format!("http://{addr}/api/v1/households")).bearer_auth(&app_.office).json(&h).send();
             sent.push(tokio::spawn(req));
         }
-        // Ask for shutdown while requests are in flight.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Ask for shutdown while requests are in flight: once the first write has landed
+        // (bounded wait; no timing is asserted).
+        for _ in 0..500 {
+            if !greenchannel::db::households::list(&app_.db, None, 0, 1).await.unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let _ = stop_tx.send(());
         let mut created = 0;
         for r in sent {

@@ -154,11 +154,25 @@
       );
   }
 
-  function problemText(status, data) {
+  // A refused request in words a desk can act on; the service's own detail goes beneath.
+  function statusText(status) {
+    if (status === 403) return '此令牌无核验权限，请点“退出”后换用本窗口的令牌';
+    if (status === 429) return '请求过于频繁，请稍后重试';
+    if (status === 503) return '服务暂不可用，请稍后重试';
+    if (status < 400) return '服务器的答复无法识别（HTTP ' + status + '），请联系管理员';
+    if (status >= 500) return '服务器出错（HTTP ' + status + '），请稍后重试或联系管理员';
+    return '扫码内容无法提交（HTTP ' + status + '）';
+  }
+
+  function problemDetail(data) {
     if (data && typeof data.detail === 'string' && data.detail) return data.detail;
     if (data && typeof data.title === 'string' && data.title) return data.title;
-    if (status >= 500) return '服务器出错（HTTP ' + status + '），请稍后重试或联系管理员';
-    return '请求被拒绝（HTTP ' + status + '）';
+    return '';
+  }
+
+  function problemText(status, data) {
+    var detail = problemDetail(data);
+    return detail ? statusText(status) + '：' + detail : statusText(status);
   }
 
   function networkText(err) {
@@ -181,7 +195,7 @@
         if (answer.ok && answer.data && typeof answer.data.verdict === 'string') {
           renderVerdict(answer.data);
         } else {
-          renderError(problemText(answer.status, answer.data));
+          renderError(statusText(answer.status), problemDetail(answer.data));
         }
       })
       .catch(function (err) {
@@ -229,10 +243,11 @@
     panel.appendChild(node('p', 'headline', '正在核验…'));
   }
 
-  function renderError(text) {
+  function renderError(text, detail) {
     var panel = setPanel('invalid', 'error');
     panel.appendChild(node('p', 'headline', '✗ 无法核验'));
     panel.appendChild(node('p', 'reason', text));
+    if (detail) panel.appendChild(node('p', 'detail', detail));
     panel.appendChild(node('p', 'stamp', stamp()));
   }
 
@@ -260,6 +275,11 @@
       panel.appendChild(facts);
     }
 
+    // A copied-card warning is about the person in front of the desk: show it before the rest.
+    if (data.note_zh) {
+      panel.appendChild(node('p', 'note', '⚠ ' + data.note_zh));
+    }
+
     var priorities = Array.isArray(data.priorities) ? data.priorities : [];
     if (valid) {
       if (priorities.length) {
@@ -281,9 +301,6 @@
       panel.appendChild(node('p', 'checkup', '本年度免费健康查体：已使用'));
     }
 
-    if (data.note_zh) {
-      panel.appendChild(node('p', 'note', '⚠ ' + data.note_zh));
-    }
     panel.appendChild(node('p', 'stamp', stamp()));
   }
 
@@ -395,8 +412,10 @@
   ui.loginForm.addEventListener('submit', function (e) {
     e.preventDefault();
     var value = ui.token.value.trim();
-    if (!value) {
-      ui.loginMessage.textContent = '令牌不能为空';
+    // A token is printable ASCII; anything else (say, typed through an input method) could
+    // not even be sent in a header.
+    if (!/^[\x21-\x7e]+$/.test(value)) {
+      ui.loginMessage.textContent = value ? '令牌格式不正确，请切换到英文输入法后重新输入' : '令牌不能为空';
       ui.token.focus();
       return;
     }
