@@ -155,6 +155,20 @@ pub struct KeyIdArgs {
 /// `greenchannel card ...`
 #[derive(Debug, Subcommand)]
 pub enum CardCommand {
+    /// Issue a card to every entitled member without a current card, with a progress bar. Each
+    /// card is its own transaction: a failure is reported and loses nothing; re-running is safe.
+    IssueAll {
+        /// Where the keys are kept.
+        #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
+        keys_dir: PathBuf,
+        /// The card layout template (its font checks that names can be printed).
+        #[arg(
+            long,
+            env = "GREENCHANNEL_CARD_TEMPLATE",
+            default_value = "card-templates/default.toml"
+        )]
+        card_template: PathBuf,
+    },
     /// Verify a scanned card offline; prints a JSON verdict and exits 0 only when valid.
     Verify {
         /// The public key set (from `keys export` or GET /api/v1/keys).

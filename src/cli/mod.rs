@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::auth::StaffRole;
-use crate::config::{Command, Config, ServeArgs};
+use crate::config::{CardCommand, Command, Config, ServeArgs};
 use crate::db::{accounts, households, import, redact_url, Db};
 use crate::http::{app, serve, shutdown_signal, AppState};
 use crate::time::today;
@@ -87,7 +87,16 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Rules(cmd) => offline::rules(cmd),
         Command::Keys(cmd) => offline::keys(cmd),
-        Command::Card(cmd) => offline::card(cmd),
+        Command::Card(CardCommand::IssueAll {
+            keys_dir,
+            card_template,
+        }) => issue_all(&config.database, &keys_dir, &card_template).await,
+        Command::Card(CardCommand::Verify {
+            keys,
+            status_list,
+            at,
+            text,
+        }) => offline::verify_card(&keys, status_list.as_deref(), at, &text),
         Command::Audit(crate::config::AuditCommand::Check) => {
             let db = Db::connect(&config.database, 2).await?;
             let report = crate::db::audit::check(&db)
@@ -202,4 +211,52 @@ async fn bootstrap(database: &str, name: &str) -> anyhow::Result<ExitCode> {
     );
     println!("{token}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `card issue-all`: batch issuing with a progress bar.
+async fn issue_all(
+    database: &str,
+    keys_dir: &std::path::Path,
+    template: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use crate::db::cards::{issue, members_without_card, Issuer};
+    let db = Db::connect(database, 4).await?;
+    let service = crate::http::CardService::open(keys_dir, template)?;
+    let (book, _) = crate::db::rules::book(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let check = |name: &str| service.check_name(name);
+    let issuer = Issuer {
+        signer: service.signer(),
+        book: &book,
+        check_name: Some(&check),
+        today: today(),
+    };
+    let members = members_without_card(&db, &book, issuer.today)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bar = indicatif::ProgressBar::new(members.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cards  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (mut issued, mut failed) = (0u64, Vec::new());
+    for member_id in members {
+        match issue(&db, &issuer, member_id, None, None).await {
+            Ok(_) => issued += 1,
+            Err(e) => failed.push((member_id, e.to_string())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    db.close().await;
+    println!("issued {issued} card(s); {} failed", failed.len());
+    for (member, why) in &failed {
+        eprintln!("member {member}: {why}");
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

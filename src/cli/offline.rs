@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::card::{cli_verify, KeyId, KeyStore};
-use crate::config::{CardCommand, KeysCommand, RulesCommand};
+use crate::config::{KeysCommand, RulesCommand};
 use crate::rules::{eval_json, RuleBook};
 use crate::time::today;
 
@@ -115,26 +115,22 @@ pub fn keys(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `greenchannel card ...`
-pub fn card(cmd: CardCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        CardCommand::Verify {
-            keys,
-            status_list,
-            at,
-            text,
-        } => {
-            let keys_json = read(&keys)?;
-            let list = status_list.as_deref().map(read).transpose()?;
-            let (json, code) = cli_verify(
-                &text,
-                &keys_json,
-                list.as_deref(),
-                Utc::now(),
-                at.unwrap_or_else(today),
-            );
-            println!("{}", serde_json::to_string_pretty(&json)?);
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-        }
-    }
+/// `greenchannel card verify`: offline, with a key set and optionally a status list.
+pub fn verify_card(
+    keys: &Path,
+    status_list: Option<&Path>,
+    at: Option<chrono::NaiveDate>,
+    text: &str,
+) -> anyhow::Result<ExitCode> {
+    let keys_json = read(keys)?;
+    let list = status_list.map(read).transpose()?;
+    let (json, code) = cli_verify(
+        text,
+        &keys_json,
+        list.as_deref(),
+        Utc::now(),
+        at.unwrap_or_else(today),
+    );
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -108,11 +108,10 @@ fn month_text(d: NaiveDate) -> String {
 fn rows_for(
     book: &RuleBook,
     h: &HouseholdRecord,
-    year: i32,
-    month: u32,
+    period: Period,
     paid_once: &HashSet<(i64, String)>,
 ) -> Result<Vec<ListRow>> {
-    let dues = payments(book, &h.facts(), Period::Month { year, month })
+    let dues = payments(book, &h.facts(), period)
         .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?;
     let mut rows = Vec::new();
     for d in dues {
@@ -160,16 +159,35 @@ struct Approved {
     approved_at: DateTime<Utc>,
 }
 
-/// Makes (or remakes) the draft list of a month from the register and rules as they are now.
+/// Parses a list's period: a month `YYYY-MM` or a year `YYYY`.
+pub fn parse_period(s: &str) -> Result<Period> {
+    if s.len() == 4 {
+        return s
+            .parse()
+            .ok()
+            .filter(|y| (2000..=2100).contains(y))
+            .map(Period::Year)
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "bad_period",
+                    format!("period '{s}' is not a month like 2020-06 or a year like 2020"),
+                )
+            });
+    }
+    parse_month(s).map(|(year, month)| Period::Month { year, month })
+}
+
+/// Makes (or remakes) the draft list of a month from the register and rules as they are now, or
+/// a year's overview (the twelve months' dues, without corrections; approved month by month).
 pub async fn generate(
     db: &Db,
     book: &RuleBook,
     period: &str,
     account_id: Option<i64>,
 ) -> Result<Disbursement> {
-    let (year, month) = parse_month(period)?;
+    let parsed = parse_period(period)?;
     let approved: Vec<Approved> = on_db!(db, p => sqlx::query_as(
-        "select period, approved_at from disbursement where status = 'approved' order by period")
+        "select period, approved_at from disbursement where status = 'approved' and length(period) = 7 order by period")
         .fetch_all(p).await)?;
     if approved.iter().any(|a| a.period == period) {
         return Err(AppError::conflict("already_approved", format!("the list of {period} is approved and frozen; corrections go into a later month's list")));
@@ -186,9 +204,11 @@ pub async fn generate(
     let records = all_records(db, None).await?;
     let mut rows = Vec::new();
     for h in &records {
-        rows.extend(rows_for(book, h, year, month, &paid_once)?);
+        rows.extend(rows_for(book, h, parsed, &paid_once)?);
     }
-    rows.extend(corrections(db, book, &records, &approved, &paid, period).await?);
+    if let Period::Month { .. } = parsed {
+        rows.extend(corrections(db, book, &records, &approved, &paid, period).await?);
+    }
     store(db, book, period, &records, rows, account_id).await
 }
 
@@ -229,7 +249,7 @@ async fn corrections(
         for id in changed {
             let Some(h) = by_id.get(&id) else { continue };
             // What should have been paid for that month, whatever was paid once since.
-            let expected = rows_for(book, h, year, month, &HashSet::new())?;
+            let expected = rows_for(book, h, Period::Month { year, month }, &HashSet::new())?;
             let mut want: BTreeMap<(Option<i64>, String), (i64, ListRow)> = BTreeMap::new();
             for r in expected
                 .into_iter()
@@ -376,8 +396,18 @@ async fn rule_documents(db: &Db, _book: &RuleBook) -> Result<String> {
     Ok(serde_json::to_string(&docs).map_err(anyhow::Error::from)?)
 }
 
-/// Approves a draft: from now on it is frozen.
+/// Approves a draft month list: from now on it is frozen. A year's overview is not approved: the
+/// months are paid (and frozen) one by one.
 pub async fn approve(db: &Db, id: i64, account_id: Option<i64>) -> Result<Disbursement> {
+    let period: String = on_db!(db, p => sqlx::query_scalar("select period from disbursement where disbursement_id = $1")
+        .bind(id).fetch_optional(p).await)?
+        .ok_or(AppError::NotFound("disbursement list"))?;
+    if period.len() == 4 {
+        return Err(AppError::conflict(
+            "year_overview",
+            format!("the list of {period} is a year's overview; approve the month lists"),
+        ));
+    }
     let n = on_db!(db, p => sqlx::query(
         "update disbursement set status = 'approved', approved_at = $2, approved_by = $3
           where disbursement_id = $1 and status = 'draft'")

@@ -372,11 +372,13 @@ impl RowReader {
             contact,
             members,
         };
-        if !self.errors.is_empty() {
-            return None;
-        }
+        // Every problem of the row is reported, not just the first: a column already reported
+        // (e.g. an unknown township, left empty here) is not reported twice.
         for e in validate_household(&household, today) {
-            self.err(csv_field(&e.field, &household), e.reason);
+            let field = csv_field(&e.field, &household);
+            if !self.errors.iter().any(|known| known.field == field) {
+                self.err(field, e.reason);
+            }
         }
         self.errors.is_empty().then_some(household)
     }

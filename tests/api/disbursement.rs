@@ -129,3 +129,18 @@ both! {
         }
     }
 }
+
+both! {
+    async fn a_year_list_is_an_overview_of_twelve_months(app) {
+        let created = app.create_household(&bereaved_household()).await;
+        let mother = created["members"][0]["member_id"].clone();
+        let year = list(&app, "2020").await;
+        let sa: Vec<&Value> = rows(&year, "special_assistance").into_iter().filter(|r| r["member_id"] == mother).collect();
+        assert_eq!(sa.len(), 12);
+        assert_eq!(sa.iter().map(|r| r["amount_fen"].as_i64().unwrap()).sum::<i64>(), 12 * 61000);
+        assert_eq!(sa[0]["for_month"], "2020-01");
+        assert_reconciles(&year);
+        let id = year["disbursement_id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/disbursements/{id}/approve"), &app.office, &json!({})).await.assert_problem(StatusCode::CONFLICT, "year_overview");
+    }
+}
