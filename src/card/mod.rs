@@ -23,4 +23,7 @@ pub use keys::{CardSigner, KeyStore};
 pub use keyset::{KeyEntry, KeyId, KeySet, KeyStatus};
 pub use payload::{CardPayload, CardSerial, IdLastFour, MaskedName};
 pub use status::{CardState, SignedStatusList, StatusList, StatusListError};
-pub use verify::{cli_verify, verify, verify_many, StatusSource, Verdict, Verification};
+pub use verify::{
+    check_signatures, cli_verify, verify, verify_many, SignatureChecked, StatusSource, Verdict,
+    Verification,
+};

@@ -161,6 +161,41 @@ pub fn verify_many<'s>(
     status: impl Fn(&CardPayload) -> StatusSource<'s>,
     on: NaiveDate,
 ) -> Vec<Verification> {
+    check_signatures(texts, keys)
+        .into_iter()
+        .map(|checked| match checked {
+            Ok(card) => card.judge(status(card.payload()), on),
+            Err(verdict) => *verdict,
+        })
+        .collect()
+}
+
+/// A card whose signature is good, not yet judged against its revocation state and dates.
+#[derive(Debug, Clone)]
+pub struct SignatureChecked {
+    payload: CardPayload,
+    entry: KeyEntry,
+}
+
+impl SignatureChecked {
+    /// The signed payload.
+    pub fn payload(&self) -> &CardPayload {
+        &self.payload
+    }
+
+    /// The verdict, given the revocation state (the rest of [`verify`]).
+    pub fn judge(&self, status: StatusSource<'_>, on: NaiveDate) -> Verification {
+        judge(&self.payload, &self.entry, status, on)
+    }
+}
+
+/// The first half of [`verify_many`]: decodes every text and checks the signatures in batches.
+/// The caller then judges each good card with its state, e.g. after reading the states in the
+/// same transaction that records the verification.
+pub fn check_signatures(
+    texts: &[&str],
+    keys: &KeySet,
+) -> Vec<Result<SignatureChecked, Box<Verification>>> {
     const BATCH: usize = 256;
     let decoded: Vec<_> = texts.iter().map(|t| decode_and_resolve(t, keys)).collect();
     let mut sig_ok = vec![false; texts.len()];
@@ -195,16 +230,22 @@ pub fn verify_many<'s>(
         .into_iter()
         .zip(sig_ok)
         .map(|(d, batch_ok)| match d {
-            Err((verdict, detail)) => Verification::bare(verdict, detail),
+            Err((verdict, detail)) => Err(Box::new(Verification::bare(verdict, detail))),
             Ok((card, entry, key)) => {
                 let good = batch_ok
                     || key
                         .verify_strict(&card.message, &Signature::from_bytes(&card.signature))
                         .is_ok();
                 if good {
-                    judge(&card.payload, entry, status(&card.payload), on)
+                    Ok(SignatureChecked {
+                        payload: card.payload,
+                        entry: entry.clone(),
+                    })
                 } else {
-                    Verification::bare(Verdict::BadSignature, "the signature does not verify")
+                    Err(Box::new(Verification::bare(
+                        Verdict::BadSignature,
+                        "the signature does not verify",
+                    )))
                 }
             }
         })

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Db;
 use crate::audit::{genesis, hash, Entry};
+use crate::card::CardState;
 use crate::error::Result;
 use crate::on_db;
 
@@ -69,48 +70,40 @@ pub struct Earlier {
     pub at: String,
 }
 
-/// Appends a batch in one transaction (one commit for the whole batch) and records copy alerts:
-/// a valid card verified at another facility within `copy_window` before. Returns, per entry,
-/// its id and the earlier verification it was flagged against. The chain advances only when the
-/// commit succeeds.
+/// Appends a batch in one transaction (one commit for the whole batch). In the same transaction
+/// it first reads the state of the cards in `lookup`, so that `make_entries` judges each scan
+/// against the state at the moment it is recorded; then it records copy alerts: a valid card
+/// verified at another facility within `copy_window` before. Returns, per entry, its id and the
+/// earlier verification it was flagged against. The chain advances only when the commit succeeds.
 pub async fn append(
     db: &Db,
     chain: &mut Chain,
-    entries: &[NewEntry],
+    lookup: &[String],
+    make_entries: impl FnOnce(&HashMap<String, CardState>) -> Vec<NewEntry>,
     copy_window: chrono::Duration,
 ) -> Result<Vec<(i64, Option<Earlier>)>> {
     let mut next = chain.clone();
-    let mut rows = Vec::with_capacity(entries.len());
-    for e in entries {
-        next.seq += 1;
-        let at = e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let entry = Entry {
-            chain_id: next.chain_id.clone(),
-            seq: next.seq,
-            at,
-            facility_id: e.facility_id,
-            account_id: e.account_id,
-            card_serial: e.card_serial.clone(),
-            verdict: e.verdict.clone(),
-        };
-        let h = hash(&next.last_hash, &entry);
-        let day =
-            e.at.with_timezone(&chrono_tz::Asia::Shanghai)
-                .date_naive()
-                .to_string();
-        rows.push((entry, day, next.last_hash.clone(), h.clone()));
-        next.last_hash = h;
-    }
-    // Serials verified valid in this batch, to look for the same card at another facility.
-    let valid: Vec<&str> = entries
-        .iter()
-        .filter(|e| e.verdict == "valid")
-        .filter_map(|e| e.card_serial.as_deref())
-        .collect();
-    let cutoff = (entries.first().map_or_else(Utc::now, |e| e.at) - copy_window)
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let out = on_db!(db, p => {
         let mut tx = p.begin().await?;
+        let mut states = HashMap::new();
+        if !lookup.is_empty() {
+            let mut q = sqlx::QueryBuilder::new("select serial, state from card where serial in (");
+            let mut sep = q.separated(", ");
+            for s in lookup {
+                sep.push_bind(s.as_str());
+            }
+            q.push(")");
+            let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            for (serial, state) in found {
+                states.insert(serial, crate::db::cards::parse_state(&state));
+            }
+        }
+        let entries = make_entries(&states);
+        let rows = chain_rows(&mut next, &entries);
+        // Serials verified valid in this batch, to look for the same card at another facility.
+        let valid: Vec<&str> = entries.iter().filter(|e| e.verdict == "valid").filter_map(|e| e.card_serial.as_deref()).collect();
+        let cutoff = (entries.first().map_or_else(Utc::now, |e| e.at) - copy_window)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let mut last_seen: HashMap<String, Earlier> = HashMap::new();
         if !valid.is_empty() {
             let mut q = sqlx::QueryBuilder::new("select verification_id, facility_id, card_serial, at from card_last_seen where at >= ");
@@ -188,6 +181,31 @@ pub async fn append(
     });
     *chain = next;
     Ok(out)
+}
+
+/// The chained rows of a batch: each entry, its district day, its link and its hash.
+fn chain_rows(next: &mut Chain, entries: &[NewEntry]) -> Vec<(Entry, String, String, String)> {
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        next.seq += 1;
+        let entry = Entry {
+            chain_id: next.chain_id.clone(),
+            seq: next.seq,
+            at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            facility_id: e.facility_id,
+            account_id: e.account_id,
+            card_serial: e.card_serial.clone(),
+            verdict: e.verdict.clone(),
+        };
+        let h = hash(&next.last_hash, &entry);
+        let day =
+            e.at.with_timezone(&chrono_tz::Asia::Shanghai)
+                .date_naive()
+                .to_string();
+        rows.push((entry, day, next.last_hash.clone(), h.clone()));
+        next.last_hash = h;
+    }
+    rows
 }
 
 /// Parses a stored `at`.

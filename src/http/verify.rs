@@ -17,7 +17,9 @@ use super::extract::{Json, Policy, Query, Staff};
 use super::AppState;
 use crate::auth::{Caller, StaffRole};
 use crate::card::qr::decode_text;
-use crate::card::{verify_many, CardState, KeySet, StatusSource, Verdict};
+use crate::card::{
+    check_signatures, CardState, KeySet, SignatureChecked, StatusSource, Verdict, Verification,
+};
 use crate::db::audit::{self, Chain, NewEntry};
 use crate::db::Db;
 use crate::error::{AppError, Result};
@@ -141,12 +143,10 @@ pub struct Verifier {
     jobs: mpsc::Sender<Job>,
 }
 
-/// A scan whose verdict is known but not yet logged.
+/// A scan whose signature is checked, to be judged against its card's state and logged.
 struct Checked {
     job: Job,
-    serial: Option<String>,
-    verdict: String,
-    card: Option<DeskCard>,
+    signature: std::result::Result<SignatureChecked, Box<Verification>>,
     designated: bool,
 }
 
@@ -206,11 +206,9 @@ async fn check_stage(
                 let checked = jobs
                     .into_iter()
                     .zip(results)
-                    .map(|(job, (serial, verdict, card, designated))| Checked {
+                    .map(|(job, (signature, designated))| Checked {
                         job,
-                        serial,
-                        verdict,
-                        card,
+                        signature,
                         designated,
                     })
                     .collect();
@@ -223,21 +221,19 @@ async fn check_stage(
     }
 }
 
-type CheckResult = (Option<String>, String, Option<DeskCard>, bool);
+type CheckResult = (
+    std::result::Result<SignatureChecked, Box<Verification>>,
+    bool,
+);
 
-/// Verdicts for a batch: card states in one query, signatures checked together off the async
-/// threads.
+/// Signatures of a batch, checked together off the async threads, and whether each desk's
+/// facility is a designated one.
 async fn check(
     db: &Db,
     keys: &Arc<KeySet>,
     kinds: &mut HashMap<i64, FacilityKind>,
     jobs: &[Job],
 ) -> Result<Vec<CheckResult>> {
-    let serials: Vec<Option<String>> = jobs
-        .iter()
-        .map(|j| decode_text(&j.text).ok().map(|c| c.payload.serial.to_hex()))
-        .collect();
-    let states = card_states(db, serials.iter().flatten().map(String::as_str)).await?;
     for j in jobs {
         if let std::collections::hash_map::Entry::Vacant(slot) = kinds.entry(j.facility_id) {
             let f = crate::db::places::facility(db, j.facility_id).await?;
@@ -250,54 +246,31 @@ async fn check(
     }
     let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
     let keys = keys.clone();
-    let today = crate::time::today();
-    let lookup = states.clone();
-    let results = tokio::task::spawn_blocking(move || {
+    let checked = tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        verify_many(
-            &refs,
-            &keys,
-            |p| match lookup.get(&p.serial.to_hex()) {
-                Some(state) => StatusSource::Lookup(*state),
-                // Signed by our key but not on record: never valid.
-                None => StatusSource::Lookup(CardState::Revoked),
-            },
-            today,
-        )
+        check_signatures(&refs, &keys)
     })
     .await
     .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(jobs
-        .iter()
-        .zip(results)
-        .zip(serials)
-        .map(|((job, r), decoded)| {
-            let serial = r.card.as_ref().map(|c| c.serial.clone()).or(decoded);
-            let mut verdict = serde_json::to_value(r.verdict)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "malformed".into());
-            if r.card.is_some()
-                && serial.as_ref().is_some_and(|s| !states.contains_key(s))
-                && r.verdict == Verdict::Revoked
-            {
-                verdict = "unknown_card".into();
-            }
-            let card = r
-                .card
-                .filter(|_| r.verdict != Verdict::BadSignature)
-                .map(|c| DeskCard {
-                    masked_name: c.masked_name,
-                    id_last_four: c.id_last_four,
-                    serial: c.serial,
-                    expires: c.expires,
-                });
-            let designated = kinds
-                .get(&job.facility_id)
-                .is_some_and(|k| k.is_designated());
-            (serial, verdict, card, designated)
+    Ok(checked
+        .into_iter()
+        .zip(jobs)
+        .map(|(c, job)| {
+            (
+                c,
+                kinds
+                    .get(&job.facility_id)
+                    .is_some_and(|k| k.is_designated()),
+            )
         })
         .collect())
+}
+
+fn verdict_text(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "malformed".into())
 }
 
 async fn log_stage(db: Db, mut rx: mpsc::Receiver<Vec<Checked>>, copy_window: chrono::Duration) {
@@ -310,24 +283,80 @@ async fn log_stage(db: Db, mut rx: mpsc::Receiver<Vec<Checked>>, copy_window: ch
                 Err(_) => break,
             }
         }
-        let now = Utc::now();
-        let entries: Vec<NewEntry> = batch
+        let lookup: Vec<String> = batch
             .iter()
-            .map(|c| NewEntry {
-                at: now,
-                facility_id: c.job.facility_id,
-                account_id: c.job.account_id,
-                card_serial: c.serial.clone(),
-                verdict: c.verdict.clone(),
+            .filter_map(|c| {
+                c.signature
+                    .as_ref()
+                    .ok()
+                    .map(|s| s.payload().serial.to_hex())
             })
             .collect();
-        match audit::append(&db, &mut chain, &entries, copy_window).await {
+        let today = crate::time::today();
+        let now = Utc::now();
+        let mut judged: Vec<(Verification, String)> = Vec::with_capacity(batch.len());
+        let recorded = audit::append(
+            &db,
+            &mut chain,
+            &lookup,
+            |states| {
+                batch
+                    .iter()
+                    .map(|c| {
+                        let (v, verdict) = match &c.signature {
+                            Ok(card) => {
+                                let serial = card.payload().serial.to_hex();
+                                match states.get(&serial) {
+                                    Some(state) => {
+                                        let v = card.judge(StatusSource::Lookup(*state), today);
+                                        let verdict = verdict_text(v.verdict);
+                                        (v, verdict)
+                                    }
+                                    // Signed by our key but not on record: never valid.
+                                    None => {
+                                        let v = card
+                                            .judge(StatusSource::Lookup(CardState::Revoked), today);
+                                        (v, "unknown_card".to_owned())
+                                    }
+                                }
+                            }
+                            Err(v) => ((**v).clone(), verdict_text(v.verdict)),
+                        };
+                        let serial = v.card.as_ref().map(|c| c.serial.clone()).or_else(|| {
+                            decode_text(&c.job.text)
+                                .ok()
+                                .map(|d| d.payload.serial.to_hex())
+                        });
+                        let entry = NewEntry {
+                            at: now,
+                            facility_id: c.job.facility_id,
+                            account_id: c.job.account_id,
+                            card_serial: serial,
+                            verdict: verdict.clone(),
+                        };
+                        judged.push((v, verdict));
+                        entry
+                    })
+                    .collect()
+            },
+            copy_window,
+        )
+        .await;
+        match recorded {
             Ok(logged) => {
-                for (c, (_, copied)) in batch.into_iter().zip(logged) {
-                    let valid = c.verdict == "valid";
+                for ((c, (v, verdict)), (_, copied)) in batch.into_iter().zip(judged).zip(logged) {
+                    let valid = verdict == "valid";
                     let answer = Answer {
-                        reason_zh: reason_zh(&c.verdict),
-                        card: c.card,
+                        reason_zh: reason_zh(&verdict),
+                        card: v
+                            .card
+                            .filter(|_| v.verdict != Verdict::BadSignature)
+                            .map(|f| DeskCard {
+                                masked_name: f.masked_name,
+                                id_last_four: f.id_last_four,
+                                serial: f.serial,
+                                expires: f.expires,
+                            }),
                         priorities: match (valid, c.designated) {
                             (false, _) => Vec::new(),
                             (true, true) => DESIGNATED.to_vec(),
@@ -335,7 +364,7 @@ async fn log_stage(db: Db, mut rx: mpsc::Receiver<Vec<Checked>>, copy_window: ch
                         },
                         checkup_available: None,
                         note_zh: copied.map(|_| "该卡刚在其他机构使用，请核对持卡人身份证"),
-                        verdict: c.verdict,
+                        verdict,
                     };
                     let _ = c.job.respond.send(Ok(answer));
                 }
@@ -343,36 +372,6 @@ async fn log_stage(db: Db, mut rx: mpsc::Receiver<Vec<Checked>>, copy_window: ch
             Err(e) => fail_all(batch.into_iter().map(|c| c.job), &e),
         }
     }
-}
-
-async fn card_states<'a>(
-    db: &Db,
-    serials: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, CardState>> {
-    let serials: Vec<&str> = serials.collect();
-    if serials.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(String, String)> = on_db!(db, p => {
-        let mut q = sqlx::QueryBuilder::new("select serial, state from card where serial in (");
-        let mut sep = q.separated(", ");
-        for s in &serials {
-            sep.push_bind(*s);
-        }
-        q.push(")");
-        q.build_query_as().fetch_all(p).await
-    })?;
-    Ok(rows
-        .into_iter()
-        .map(|(serial, state)| {
-            let state = match state.as_str() {
-                "active" => CardState::Valid,
-                "suspended" => CardState::Suspended,
-                _ => CardState::Revoked,
-            };
-            (serial, state)
-        })
-        .collect())
 }
 
 #[derive(Deserialize)]
