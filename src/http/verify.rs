@@ -421,7 +421,11 @@ async fn recent(
           where v.facility_id = $1 and v.account_id = $2 order by v.verification_id desc limit $3")
         .bind(facility).bind(caller.account_id).bind(limit).fetch_all(p).await)?;
     for r in &mut rows {
-        r.masked_name = r.name.take().map(|n| crate::register::mask::mask_name(&n));
+        // Masked exactly as on the card the desk scanned.
+        r.masked_name = r.name.take().map(|n| {
+            crate::card::MaskedName::mask(&n)
+                .map_or_else(|_| "*".to_owned(), |m| m.as_str().to_owned())
+        });
     }
     Ok(Json(rows))
 }
