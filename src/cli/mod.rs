@@ -179,7 +179,8 @@ async fn demo(db: &Db, addr: Option<std::net::SocketAddr>, households: u32) -> a
                 println!("  {:<9} {token}", role.as_str());
             }
             if let Some(addr) = addr {
-                println!("Service: http://{addr}/  (try: curl -H 'Authorization: Bearer <office token>' http://{addr}/api/v1/households)");
+                println!("Service: http://{addr}/api/v1/ (try: curl -H 'Authorization: Bearer <office token>' http://{addr}/api/v1/households)");
+                println!("Desk page: http://{addr}/desk (paste the desk token)");
             }
         }
     }

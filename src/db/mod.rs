@@ -10,7 +10,7 @@ pub mod import;
 pub mod places;
 pub mod rules;
 
-use std::path::Path;
+use std::os::unix::fs::DirBuilderExt;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -86,8 +86,12 @@ impl Db {
                 let opts = SqliteConnectOptions::from_str(url)
                     .with_context(|| format!("--database: bad SQLite URL '{url}'"))?;
                 if let Some(dir) = opts.get_filename().parent() {
-                    if !dir.as_os_str().is_empty() && dir != Path::new(":memory:") {
-                        std::fs::create_dir_all(dir)
+                    if !dir.as_os_str().is_empty() && !dir.exists() {
+                        // The register holds personal data: a folder we create is owner-only.
+                        std::fs::DirBuilder::new()
+                            .recursive(true)
+                            .mode(0o700)
+                            .create(dir)
                             .with_context(|| format!("creating {}", dir.display()))?;
                     }
                 }
