@@ -220,19 +220,13 @@ async fn issue_all(
     keys_dir: &std::path::Path,
     template: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    use crate::db::cards::{issue, members_without_card, Issuer};
+    use crate::db::cards::{issue, members_without_card};
     let db = Db::connect(database, 4).await?;
     let service = crate::http::CardService::open(keys_dir, template)?;
     let (book, _) = crate::db::rules::book(&db)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let check = |name: &str| service.check_name(name);
-    let issuer = Issuer {
-        signer: service.signer(),
-        book: &book,
-        check_name: Some(&check),
-        today: today(),
-    };
+    let issuer = service.issuer(&book);
     let members = members_without_card(&db, &book, issuer.today)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

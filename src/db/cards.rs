@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::households::{self, HouseholdRecord};
 use super::Db;
+use crate::card::pdf::CardRenderer;
 use crate::card::qr::{self, CardRequest};
 use crate::card::{CardSigner, CardState};
 use crate::error::{AppError, Result};
@@ -92,17 +93,14 @@ fn why_not(ev: &Evaluation, member_id: i64) -> String {
         )
 }
 
-/// Checks that a name can be printed.
-pub type NameCheck<'a> = dyn Fn(&str) -> Result<()> + Sync + 'a;
-
 /// What the office needs to issue a card.
 pub struct Issuer<'a> {
     /// The active signing key.
     pub signer: &'a CardSigner,
     /// The rules, to check entitlement and cap the expiry.
     pub book: &'a RuleBook,
-    /// Checks that the printer's font can draw the name (None when printing is unavailable).
-    pub check_name: Option<&'a NameCheck<'a>>,
+    /// The printer, whose font must draw the holder's name (none when printing is unavailable).
+    pub printer: Option<&'a CardRenderer>,
     /// Issue date.
     pub today: NaiveDate,
 }
@@ -134,8 +132,10 @@ pub async fn issue(
             format!("不能发卡 / no card: {}", why_not(&ev, member_id)),
         ));
     }
-    if let Some(check) = issuer.check_name {
-        check(&member.name)?;
+    if let Some(printer) = issuer.printer {
+        printer
+            .check_glyphs(&member.name, "holder name")
+            .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
     }
     let rule_set_until = issuer
         .book

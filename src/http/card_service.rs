@@ -86,13 +86,13 @@ impl CardService {
             .map_err(|e| AppError::PrintingUnavailable(e.clone()))
     }
 
-    /// Checks that the printer's font can draw a name (when printing is available).
-    pub fn check_name(&self, name: &str) -> Result<()> {
-        match &self.renderer {
-            Ok(r) => r
-                .check_glyphs(name, "holder name")
-                .map_err(|e| AppError::conflict("name_not_printable", e.to_string())),
-            Err(_) => Ok(()),
+    /// What issuing needs: this key and printer with the rules, issuing today.
+    pub fn issuer<'a>(&'a self, book: &'a crate::rules::RuleBook) -> crate::db::cards::Issuer<'a> {
+        crate::db::cards::Issuer {
+            signer: &self.signer,
+            book,
+            printer: self.renderer.as_ref().ok(),
+            today: crate::time::today(),
         }
     }
 

@@ -12,7 +12,7 @@ use super::extract::{Json, OfficeOnly, Path, Staff};
 use super::AppState;
 use crate::card::pdf::CardFace;
 use crate::card::CardSerial;
-use crate::db::cards::{self, Action, CardEvent, CardRecord, Issuer, NameCheck};
+use crate::db::cards::{self, Action, CardEvent, CardRecord};
 use crate::db::households;
 use crate::error::{AppError, Result};
 use crate::time::today;
@@ -53,19 +53,6 @@ async fn status_list(State(s): State<AppState>) -> Result<Response> {
         .into_response())
 }
 
-fn issuer<'a>(
-    s: &'a AppState,
-    book: &'a crate::rules::RuleBook,
-    check: &'a NameCheck<'a>,
-) -> Result<Issuer<'a>> {
-    Ok(Issuer {
-        signer: s.card_service()?.signer(),
-        book,
-        check_name: Some(check),
-        today: today(),
-    })
-}
-
 async fn issue(
     caller: Staff<OfficeOnly>,
     State(s): State<AppState>,
@@ -73,10 +60,9 @@ async fn issue(
 ) -> Result<(StatusCode, Json<CardRecord>)> {
     let book = s.rule_book().await?;
     let service = s.card_service()?;
-    let check = |name: &str| service.check_name(name);
     let card = cards::issue(
         &s.db,
-        &issuer(&s, &book, &check)?,
+        &service.issuer(&book),
         member_id,
         None,
         Some(caller.account_id),
@@ -150,8 +136,7 @@ async fn issue_batch(
 ) -> Result<Json<BatchResult>> {
     let book = s.rule_book().await?;
     let service = s.card_service()?;
-    let check = |name: &str| service.check_name(name);
-    let issuer = issuer(&s, &book, &check)?;
+    let issuer = service.issuer(&book);
     let mut result = BatchResult {
         issued: Vec::new(),
         failed: Vec::new(),
@@ -410,11 +395,10 @@ async fn reissue(
     }
     let book = s.rule_book().await?;
     let service = s.card_service()?;
-    let check = |name: &str| service.check_name(name);
     let reason = format!("补办，旧卡作废 / reissued: {}", b.reason.trim());
     let card = cards::issue(
         &s.db,
-        &issuer(&s, &book, &check)?,
+        &service.issuer(&book),
         old.member_id,
         Some((&old, &reason)),
         Some(caller.account_id),
