@@ -165,7 +165,9 @@ impl IntoResponse for AppError {
                 )
             }
             Self::Database(_) | Self::Internal(_) => {
-                tracing::error!(error = ?self, "request failed");
+                // Display, not Debug: a database error's Debug carries the server's detail, which
+                // can quote the failing row (an ID number). The message alone names the problem.
+                tracing::error!(error = %self, "request failed");
                 problem(status, code, "internal error; it has been logged")
             }
             other => problem(status, code, &other.to_string()),
