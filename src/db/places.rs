@@ -175,3 +175,58 @@ pub(crate) fn township_fk(field: &'static str) -> impl Fn(sqlx::Error) -> AppErr
         _ => AppError::from(e),
     }
 }
+
+/// Changes a facility and appends its new state to the change log, in one transaction.
+pub async fn update_facility(
+    db: &Db,
+    id: i64,
+    input: &FacilityInput,
+    account_id: Option<i64>,
+    reason: &str,
+) -> Result<Facility> {
+    check_facility(input)?;
+    if reason.trim().is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "修改须说明原因 / a change must say why",
+        ));
+    }
+    let now = Utc::now();
+    let facility = Facility {
+        facility_id: id,
+        name: input.name.trim().to_owned(),
+        kind: input.kind.as_str().to_owned(),
+        level: input.level,
+        township_id: input.township_id.clone(),
+    };
+    let snapshot = serde_json::to_string(&facility).map_err(anyhow::Error::from)?;
+    on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let n = sqlx::query(
+            "update facility set name = $1, kind = $2, level = $3, township_id = $4, updated_at = $5 where facility_id = $6")
+            .bind(&facility.name).bind(&facility.kind).bind(facility.level).bind(facility.township_id.as_deref())
+            .bind(now).bind(id)
+            .execute(&mut *tx).await.map_err(township_fk("township_id"))?.rows_affected();
+        if n == 0 {
+            return Err(AppError::NotFound("facility"));
+        }
+        let version: i32 = sqlx::query_scalar(
+            "select coalesce(max(version), 0) + 1 from change_log where entity = 'facility' and entity_id = $1")
+            .bind(id).fetch_one(&mut *tx).await?;
+        sqlx::query(
+            "insert into change_log (entity, entity_id, version, changed_at, account_id, reason, snapshot)
+             values ('facility', $1, $2, $3, $4, $5, $6)")
+            .bind(id).bind(version).bind(now).bind(account_id).bind(reason.trim()).bind(&snapshot)
+            .execute(&mut *tx).await?;
+        tx.commit().await?;
+    });
+    Ok(facility)
+}
+
+/// Every change to a facility, oldest first.
+pub async fn facility_history(db: &Db, id: i64) -> Result<Vec<crate::db::households::ChangeEntry>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select version, changed_at, account_id, reason from change_log
+          where entity = 'facility' and entity_id = $1 order by version")
+        .bind(id).fetch_all(p).await)?)
+}

@@ -15,7 +15,8 @@ pub fn router() -> Router<AppState> {
         .route("/townships", get(list_townships))
         .route("/communities", get(list_communities))
         .route("/facilities", get(list_facilities).post(add_facility))
-        .route("/facilities/{id}", get(get_facility))
+        .route("/facilities/{id}", get(get_facility).put(update_facility))
+        .route("/facilities/{id}/history", get(facility_history))
 }
 
 async fn list_townships(
@@ -60,4 +61,41 @@ async fn add_facility(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(f)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateFacility {
+    /// Why the facility changes (kept in its history).
+    reason: String,
+    facility: FacilityInput,
+}
+
+async fn update_facility(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(body): Json<UpdateFacility>,
+) -> Result<Json<Facility>> {
+    let facility = places::update_facility(
+        &s.db,
+        id,
+        &body.facility,
+        Some(caller.account_id),
+        &body.reason,
+    )
+    .await?;
+    if let Some(v) = &s.verifier {
+        v.forget_facility(id);
+    }
+    Ok(Json(facility))
+}
+
+async fn facility_history(
+    _: Staff<AnyStaff>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<crate::db::households::ChangeEntry>>> {
+    places::facility(&s.db, id).await?;
+    Ok(Json(places::facility_history(&s.db, id).await?))
 }

@@ -141,6 +141,38 @@ struct Job {
 #[derive(Clone)]
 pub struct Verifier {
     jobs: mpsc::Sender<Job>,
+    kinds: Arc<FacilityKinds>,
+}
+
+/// What kind each facility is (designated or not), read once and kept for [`KIND_TTL`]: a change
+/// on this instance is forgotten at once (`forget_facility`), one on another instance within
+/// the TTL.
+#[derive(Default)]
+struct FacilityKinds(std::sync::Mutex<HashMap<i64, (FacilityKind, std::time::Instant)>>);
+
+/// How long a facility's kind is trusted without reading it again.
+const KIND_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl FacilityKinds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (FacilityKind, std::time::Instant)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn designated(&self, db: &Db, facility_id: i64) -> Result<bool> {
+        if let Some((kind, at)) = self.lock().get(&facility_id) {
+            if at.elapsed() < KIND_TTL {
+                return Ok(kind.is_designated());
+            }
+        }
+        let f = crate::db::places::facility(db, facility_id).await?;
+        let kind: FacilityKind = f
+            .kind
+            .parse()
+            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+        self.lock()
+            .insert(facility_id, (kind, std::time::Instant::now()));
+        Ok(kind.is_designated())
+    }
 }
 
 /// A scan whose signature is checked, to be judged against its card's state and logged.
@@ -156,9 +188,22 @@ impl Verifier {
     pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let (checked_tx, checked_rx) = mpsc::channel::<Vec<Checked>>(4);
-        tokio::spawn(check_stage(db.clone(), Arc::new(keys), rx, checked_tx));
+        let kinds = Arc::new(FacilityKinds::default());
+        tokio::spawn(check_stage(
+            db.clone(),
+            Arc::new(keys),
+            kinds.clone(),
+            rx,
+            checked_tx,
+        ));
         tokio::spawn(log_stage(db, checked_rx, copy_window));
-        Self { jobs: tx }
+        Self { jobs: tx, kinds }
+    }
+
+    /// Forgets a facility's kind after the office changed it, so its desks' next scans use the
+    /// new one.
+    pub fn forget_facility(&self, facility_id: i64) {
+        self.kinds.lock().remove(&facility_id);
     }
 
     async fn submit(&self, caller: &Caller, text: String) -> Result<Answer> {
@@ -189,10 +234,10 @@ fn fail_all(jobs: impl IntoIterator<Item = Job>, e: &AppError) {
 async fn check_stage(
     db: Db,
     keys: Arc<KeySet>,
+    kinds: Arc<FacilityKinds>,
     mut rx: mpsc::Receiver<Job>,
     out: mpsc::Sender<Vec<Checked>>,
 ) {
-    let mut kinds: HashMap<i64, FacilityKind> = HashMap::new();
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -201,7 +246,7 @@ async fn check_stage(
                 Err(_) => break,
             }
         }
-        match check(&db, &keys, &mut kinds, &jobs).await {
+        match check(&db, &keys, &kinds, &jobs).await {
             Ok(results) => {
                 let checked = jobs
                     .into_iter()
@@ -231,18 +276,12 @@ type CheckResult = (
 async fn check(
     db: &Db,
     keys: &Arc<KeySet>,
-    kinds: &mut HashMap<i64, FacilityKind>,
+    kinds: &FacilityKinds,
     jobs: &[Job],
 ) -> Result<Vec<CheckResult>> {
+    let mut designated = Vec::with_capacity(jobs.len());
     for j in jobs {
-        if let std::collections::hash_map::Entry::Vacant(slot) = kinds.entry(j.facility_id) {
-            let f = crate::db::places::facility(db, j.facility_id).await?;
-            slot.insert(
-                f.kind
-                    .parse()
-                    .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
-            );
-        }
+        designated.push(kinds.designated(db, j.facility_id).await?);
     }
     let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
     let keys = keys.clone();
@@ -252,18 +291,7 @@ async fn check(
     })
     .await
     .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(checked
-        .into_iter()
-        .zip(jobs)
-        .map(|(c, job)| {
-            (
-                c,
-                kinds
-                    .get(&job.facility_id)
-                    .is_some_and(|k| k.is_designated()),
-            )
-        })
-        .collect())
+    Ok(checked.into_iter().zip(designated).collect())
 }
 
 fn verdict_text(v: Verdict) -> String {

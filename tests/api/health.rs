@@ -26,7 +26,7 @@ both! {
         // Each route the router serves under /api/v1 must be documented, and nothing else.
         let served = [
             "/me", "/accounts", "/accounts/{id}/tokens", "/townships", "/communities",
-            "/facilities", "/facilities/{id}", "/households", "/households/{id}",
+            "/facilities", "/facilities/{id}", "/facilities/{id}/history", "/households", "/households/{id}",
             "/households/{id}/history", "/households/import", "/households/export.csv",
             "/households/{id}/entitlements", "/rules", "/rules/eval", "/rules/changes",
             "/disbursements", "/disbursements/{id}", "/disbursements/{id}/approve", "/disbursements/{id}/csv",

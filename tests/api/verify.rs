@@ -198,3 +198,31 @@ both! {
         assert_eq!(total, 3);
     }
 }
+
+both! {
+    async fn priorities_follow_the_facility_kind_and_its_changes_are_kept(app) {
+        let (_, card) = carded(&app).await;
+        let f = app.post("/api/v1/facilities", &app.office, &json!({"name": "周村区口腔诊所", "kind": "other", "level": 1, "township_id": "370306003"})).await;
+        let id = f.body["facility_id"].as_i64().unwrap();
+        let acc = app.post("/api/v1/accounts", &app.office, &json!({"name": "desk-c", "role": "desk", "facility_id": id})).await;
+        let desk = acc.body["token"].as_str().unwrap().to_owned();
+        let s = serve(&app).await;
+        let qr = card["qr_text"].as_str().unwrap();
+        let v = s.verify(&desk, qr).await;
+        assert_eq!(v["priorities"], json!([{"code": "green_channel", "zh": "绿色通道"}]));
+
+        let res = app.put(&format!("/api/v1/facilities/{id}"), &app.office, &json!({"reason": "升级为社区卫生服务中心", "facility": {"name": "周村区口腔诊所", "kind": "community_health_centre", "level": 1, "township_id": "370306003"}})).await;
+        assert_eq!(res.status, axum::http::StatusCode::OK, "{}", res.body);
+        let v = s.verify(&desk, qr).await;
+        assert_eq!(v["priorities"].as_array().unwrap().len(), 6, "{v}");
+
+        let history = app.get(&format!("/api/v1/facilities/{id}/history"), &app.auditor).await.body;
+        let reasons: Vec<&str> = history.as_array().unwrap().iter().map(|h| h["reason"].as_str().unwrap()).collect();
+        assert_eq!(reasons.len(), 2);
+        assert_eq!(reasons[1], "升级为社区卫生服务中心");
+        let res = app.put(&format!("/api/v1/facilities/{id}"), &app.office, &json!({"reason": "", "facility": {"name": "x", "kind": "other", "level": 1}})).await;
+        res.assert_problem(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let res = app.put(&format!("/api/v1/facilities/{id}"), &app.township, &json!({"reason": "x", "facility": {"name": "x", "kind": "other", "level": 1}})).await;
+        res.assert_problem(axum::http::StatusCode::FORBIDDEN, "forbidden");
+    }
+}
