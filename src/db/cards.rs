@@ -373,13 +373,6 @@ pub async fn states_version(db: &Db) -> Result<(i64, Option<DateTime<Utc>>)> {
     )
 }
 
-/// The current state of a card by serial, for online verification.
-pub async fn state_of(db: &Db, serial: &str) -> Result<Option<CardState>> {
-    let s: Option<String> = on_db!(db, p => sqlx::query_scalar("select state from card where serial = $1")
-        .bind(serial).fetch_optional(p).await)?;
-    Ok(s.as_deref().map(parse_state))
-}
-
 /// A stored card state as the verifier sees it.
 pub fn parse_state(state: &str) -> CardState {
     match state {

@@ -134,14 +134,6 @@ impl Db {
         .context("running database migrations")
     }
 
-    /// Which backend this is.
-    pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
-        }
-    }
-
     /// A trivial query, for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_db!(self, p => sqlx::query("select 1").execute(p).await.map(|_| ()))

@@ -2,7 +2,7 @@
 //! (女方) and the man's (男方) columns side by side. Reads UTF-8 (with or without BOM) and
 //! GB18030/GBK, which is what Excel in China writes; headers may be Chinese or English.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -580,16 +580,6 @@ pub fn format_yuan(fen: i64) -> String {
         fen.abs() / 100,
         fen.abs() % 100
     )
-}
-
-/// ID numbers that occur more than once across rows (also caught per row; kept for callers that
-/// check against stored files).
-pub fn ids_of(rows: &[ParsedRow]) -> HashSet<String> {
-    rows.iter()
-        .flat_map(|r| r.household.members.iter())
-        .filter_map(|m| IdNumber::parse(&m.id_number).ok())
-        .map(|id| id.as_str().to_owned())
-        .collect()
 }
 
 #[cfg(test)]
