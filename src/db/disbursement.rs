@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::households::{all_records, HouseholdRecord};
-use super::Db;
+use super::{rules, Db};
 use crate::error::{AppError, Result};
 use crate::on_db;
 use crate::rules::{payments, Period, RuleBook, Status};
@@ -209,7 +209,7 @@ pub async fn generate(
     if let Period::Month { .. } = parsed {
         rows.extend(corrections(db, book, &records, &approved, &paid, period).await?);
     }
-    store(db, book, period, &records, rows, account_id).await
+    store(db, period, &records, rows, account_id).await
 }
 
 /// Correction rows for earlier approved months whose households (or rules) changed since.
@@ -303,7 +303,6 @@ async fn corrections(
 /// Replaces the month's draft with a new one, in one transaction.
 async fn store(
     db: &Db,
-    book: &RuleBook,
     period: &str,
     records: &[HouseholdRecord],
     rows: Vec<ListRow>,
@@ -311,7 +310,8 @@ async fn store(
 ) -> Result<Disbursement> {
     let now = Utc::now();
     let total: i64 = rows.iter().filter_map(|r| r.amount_fen).sum();
-    let documents = rule_documents(db, book).await?;
+    // The rule documents in force, frozen with the list: the parameter values it used.
+    let documents = serde_json::to_string(&rules::texts(db).await?).map_err(anyhow::Error::from)?;
     let in_list: HashSet<i64> = rows.iter().map(|r| r.household_id).collect();
     let facts: Vec<(i64, i32, String)> = records
         .iter()
@@ -377,23 +377,6 @@ async fn store(
         total_fen: total,
     };
     Ok(assemble(header, rows))
-}
-
-/// The rule documents in force for the list, frozen with it: the shipped text and every
-/// document the office loaded, in order.
-async fn rule_documents(db: &Db, _book: &RuleBook) -> Result<String> {
-    #[derive(sqlx::FromRow, Serialize)]
-    struct Doc {
-        name: String,
-        body: String,
-    }
-    let mut docs = vec![Doc {
-        name: "rules/zhoucun-2018-85.toml".into(),
-        body: RuleBook::shipped_text().into(),
-    }];
-    let loaded: Vec<Doc> = on_db!(db, p => sqlx::query_as("select name, body from rule_document order by rule_document_id").fetch_all(p).await)?;
-    docs.extend(loaded);
-    Ok(serde_json::to_string(&docs).map_err(anyhow::Error::from)?)
 }
 
 /// Approves a draft month list: from now on it is frozen. A year's overview is not approved: the

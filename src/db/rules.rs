@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Db;
 use crate::error::{AppError, Result};
 use crate::on_db;
-use crate::rules::RuleBook;
+use crate::rules::{RuleBook, SHIPPED_FILE};
 
 /// A rule document as listed.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -21,20 +21,32 @@ pub struct RuleDocument {
     pub account_id: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
-struct Body {
-    name: String,
-    body: String,
+/// One rule document's text, as loaded into the book and frozen with approved lists.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RuleText {
+    /// The file name or label.
+    pub name: String,
+    /// The TOML.
+    pub body: String,
 }
 
-/// The shipped rule set plus every document the office loaded, in loading order, and the id of
-/// the last document (to tell when the book must be rebuilt).
-pub async fn book(db: &Db) -> Result<(RuleBook, i64)> {
-    let mut book = RuleBook::shipped()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("shipped rule set: {e}")))?;
-    let docs: Vec<Body> = on_db!(db, p => sqlx::query_as("select name, body from rule_document order by rule_document_id")
+/// Every rule document in loading order: the shipped one, then those the office loaded.
+pub async fn texts(db: &Db) -> Result<Vec<RuleText>> {
+    let mut texts = vec![RuleText {
+        name: SHIPPED_FILE.into(),
+        body: RuleBook::shipped_text().into(),
+    }];
+    let loaded: Vec<RuleText> = on_db!(db, p => sqlx::query_as("select name, body from rule_document order by rule_document_id")
         .fetch_all(p).await)?;
-    for d in &docs {
+    texts.extend(loaded);
+    Ok(texts)
+}
+
+/// The rule book of [`texts`], and the id of the last document (to tell when the book must be
+/// rebuilt).
+pub async fn book(db: &Db) -> Result<(RuleBook, i64)> {
+    let mut book = RuleBook::new();
+    for d in texts(db).await? {
         book.add_text(&d.body, &d.name).map_err(|e| {
             AppError::Internal(anyhow::anyhow!(
                 "stored rule document {} no longer loads: {e}",

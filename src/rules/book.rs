@@ -10,6 +10,9 @@ use super::{NoRuleSet, RuleError, Window};
 /// The shipped rule set, compiled in so the engine works without any file.
 const SHIPPED: &str = include_str!("../../rules/zhoucun-2018-85.toml");
 
+/// The file the shipped rule set comes from, as named in errors and frozen lists.
+pub const SHIPPED_FILE: &str = "rules/zhoucun-2018-85.toml";
+
 /// Rule sets ordered by date; at most one is in force on any day.
 #[derive(Debug, Clone, Default)]
 pub struct RuleBook {
@@ -30,10 +33,7 @@ impl RuleBook {
     /// The book with the shipped document only (周政发〔2018〕85号, 2019-02-01 ..= 2022-01-31).
     pub fn shipped() -> Result<RuleBook, RuleError> {
         let mut book = RuleBook::new();
-        book.add(RuleSet::from_toml_str(
-            SHIPPED,
-            "rules/zhoucun-2018-85.toml",
-        )?)?;
+        book.add(RuleSet::from_toml_str(SHIPPED, SHIPPED_FILE)?)?;
         Ok(book)
     }
 

@@ -69,7 +69,7 @@ mod ruleset;
 mod services;
 mod validate;
 
-pub use book::RuleBook;
+pub use book::{RuleBook, SHIPPED_FILE};
 pub use cli::{eval_json, parse_household};
 pub use diff::{diff, Change, ChangeKind, Side};
 pub use entitlement::{
