@@ -64,21 +64,11 @@ async fn main() {
         n,
     )
     .await;
-    if let (true, Ok(admin)) = (bench, std::env::var("GREENCHANNEL_TEST_POSTGRES")) {
-        let pool = sqlx::PgPool::connect(&admin).await.expect("postgres");
-        let name = format!("gc_bench_{}", std::process::id());
-        sqlx::query(&format!("create database {name}"))
-            .execute(&pool)
-            .await
-            .expect("create");
-        let url = format!(
-            "{}/{name}",
-            admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a)
-        );
-        run(&url, &body, n).await;
-        sqlx::query(&format!("drop database {name} with (force)"))
-            .execute(&pool)
-            .await
-            .expect("drop");
+    if !bench {
+        return;
+    }
+    if let Some(pg) = common::ScratchPg::create().await {
+        run(&pg.url, &body, n).await;
+        pg.drop().await;
     }
 }

@@ -46,29 +46,12 @@ async fn main() {
     times.sort_by(f64::total_cmp);
     println!("import {n} households, SQLite: median {:.2} s (min {:.2} s) over {rounds} run(s), {:.0} households/s",
         times[times.len() / 2], times[0], n as f64 / times[times.len() / 2]);
-    if let Ok(admin) = std::env::var("GREENCHANNEL_TEST_POSTGRES") {
-        let pool = sqlx::PgPool::connect(&admin).await.expect("postgres");
-        let name = format!("gc_bench_{}", std::process::id());
-        sqlx::query(&format!("drop database if exists {name}"))
-            .execute(&pool)
-            .await
-            .expect("drop");
-        sqlx::query(&format!("create database {name}"))
-            .execute(&pool)
-            .await
-            .expect("create");
-        let url = format!(
-            "{}/{name}",
-            admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a)
-        );
-        let secs = run(&url, &body).await;
+    if let Some(pg) = common::ScratchPg::create().await {
+        let secs = run(&pg.url, &body).await;
         println!(
             "import {n} households, PostgreSQL: {secs:.2} s, {:.0} households/s",
             n as f64 / secs
         );
-        sqlx::query(&format!("drop database {name} with (force)"))
-            .execute(&pool)
-            .await
-            .expect("drop");
+        pg.drop().await;
     }
 }

@@ -15,13 +15,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const EXAMPLE: &str = r#"{"hukou_in_district": true, "area": "urban",
- "child": {"status": "deceased", "died_on": "2015-08-10"},
- "other_child_since": false, "dibao": false, "low_income": false, "ivf_birth_on": null,
- "members": [{"id": "m", "role": "mother", "born_on": "1966-03-20",
-              "resident_pension": {"basic_monthly_fen": 16000}, "resident_medical_insurance": true},
-             {"id": "f", "role": "father", "born_on": "1964-11-02", "resident_pension": null,
-              "resident_medical_insurance": true}]}"#;
+/// The household of the issue (and of `rules eval`'s documentation).
+const EXAMPLE: &str = include_str!("rules/example-household.json");
 
 #[test]
 fn rules_eval_prints_entitlements_or_names_what_is_wrong() {

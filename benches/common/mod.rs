@@ -35,3 +35,44 @@ pub fn csv(n: u32) -> String {
     }
     s
 }
+
+/// A throw-away PostgreSQL database on the server `GREENCHANNEL_TEST_POSTGRES` names.
+pub struct ScratchPg {
+    admin: sqlx::PgPool,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl ScratchPg {
+    /// Creates it, or `None` when no server is configured.
+    pub async fn create() -> Option<Self> {
+        let admin_url = std::env::var("GREENCHANNEL_TEST_POSTGRES").ok()?;
+        let admin = sqlx::PgPool::connect(&admin_url).await.expect("postgres");
+        let name = format!("gc_bench_{}", std::process::id());
+        for sql in [
+            format!("drop database if exists {name}"),
+            format!("create database {name}"),
+        ] {
+            sqlx::query(&sql)
+                .execute(&admin)
+                .await
+                .expect("scratch database");
+        }
+        let url = format!(
+            "{}/{name}",
+            admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(a, _)| a)
+        );
+        Some(Self { admin, name, url })
+    }
+
+    /// Drops it.
+    pub async fn drop(self) {
+        sqlx::query(&format!("drop database {} with (force)", self.name))
+            .execute(&self.admin)
+            .await
+            .expect("drop scratch database");
+    }
+}

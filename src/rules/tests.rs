@@ -186,13 +186,8 @@ fn no_rule_set_names_the_date_and_the_windows() {
     assert!(RuleBook::new().in_force(d("2020-01-01")).is_err());
 }
 
-const HH: &str = r#"{"hukou_in_district": true, "area": "urban",
- "child": {"status": "deceased", "died_on": "2015-08-10"},
- "other_child_since": false, "dibao": false, "low_income": false, "ivf_birth_on": null,
- "members": [{"id": "m", "role": "mother", "born_on": "1966-03-20",
-              "resident_pension": {"basic_monthly_fen": 16000}, "resident_medical_insurance": true},
-             {"id": "f", "role": "father", "born_on": "1964-11-02", "resident_pension": null,
-              "resident_medical_insurance": true}]}"#;
+/// The household of the issue (and of `rules eval`'s documentation).
+const HH: &str = include_str!("../../tests/rules/example-household.json");
 
 fn parse_err(json: &str) -> String {
     match parse_household(json) {
