@@ -140,7 +140,7 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
     }
     tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
     let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template)?;
-    let state = AppState::new(db.clone()).with_cards(cards);
+    let state = AppState::new(db.clone()).with_cards(cards)?;
     serve(
         listener,
         app(state),

@@ -72,15 +72,15 @@ impl AppState {
         }
     }
 
-    /// The same state with cards.
-    pub fn with_cards(mut self, cards: CardService) -> Self {
+    /// The same state with cards (and the desk's verifier, with its audit writer).
+    pub fn with_cards(mut self, cards: CardService) -> anyhow::Result<Self> {
         self.verifier = Some(Verifier::start(
             self.db.clone(),
             cards.keys().clone(),
             chrono::Duration::minutes(COPY_WINDOW_MINUTES),
-        ));
+        )?);
         self.cards = Some(Arc::new(cards));
-        self
+        Ok(self)
     }
 
     /// The card service, or a 503 when this instance has none.

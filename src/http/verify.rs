@@ -1,7 +1,7 @@
 //! The registration desk: `POST /verify`, answered from batches of concurrent scans. Each batch
-//! has its signatures checked together (`verify_many`), its card states read in one query and
-//! its audit entries written in one transaction; a desk gets its answer only once its entry is
-//! durable.
+//! has its signatures checked together (`check_signatures`), then goes to the audit log, which
+//! reads its card states and writes its entries in one transaction with whatever else queued
+//! meanwhile; a desk gets its answer only once its entry is durable.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use crate::card::qr::decode_text;
 use crate::card::{
     check_signatures, CardState, KeySet, SignatureChecked, StatusSource, Verdict, Verification,
 };
-use crate::db::audit::{self, Chain, NewEntry};
+use crate::db::audit::{Append, AuditLog, Logged, NewEntry, Respond};
 use crate::db::Db;
 use crate::error::{AppError, Result};
 use crate::on_db;
@@ -134,10 +134,10 @@ struct Job {
     respond: oneshot::Sender<Result<Answer>>,
 }
 
-/// The batching verifier: a handle to its two stages. The first checks batches of scans (card
-/// states in one query, signatures together); the second writes what the first checked to the
-/// audit log, one transaction per batch, and only then answers. The stages overlap, so the
-/// signatures of one batch are checked while the previous batch is being committed.
+/// The batching verifier: a handle to its check stage, which checks the signatures of batches of
+/// scans and hands each batch to the audit log ([`AuditLog`]), which judges it against the card
+/// states, records it and answers. The two overlap: one batch's signatures are checked while the
+/// previous batches are being committed.
 #[derive(Clone)]
 pub struct Verifier {
     jobs: mpsc::Sender<Job>,
@@ -185,19 +185,12 @@ struct Checked {
 impl Verifier {
     /// Starts the verifier over `db` with the public keys; copies are flagged when one card is
     /// verified at two facilities within `copy_window`.
-    pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> Self {
+    pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> anyhow::Result<Self> {
+        let log = AuditLog::start(&db, copy_window)?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        let (checked_tx, checked_rx) = mpsc::channel::<Vec<Checked>>(4);
         let kinds = Arc::new(FacilityKinds::default());
-        tokio::spawn(check_stage(
-            db.clone(),
-            Arc::new(keys),
-            kinds.clone(),
-            rx,
-            checked_tx,
-        ));
-        tokio::spawn(log_stage(db, checked_rx, copy_window));
-        Self { jobs: tx, kinds }
+        tokio::spawn(check_stage(db, Arc::new(keys), kinds.clone(), rx, log));
+        Ok(Self { jobs: tx, kinds })
     }
 
     /// Forgets a facility's kind after the office changed it, so its desks' next scans use the
@@ -236,7 +229,7 @@ async fn check_stage(
     keys: Arc<KeySet>,
     kinds: Arc<FacilityKinds>,
     mut rx: mpsc::Receiver<Job>,
-    out: mpsc::Sender<Vec<Checked>>,
+    log: AuditLog,
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
@@ -257,7 +250,8 @@ async fn check_stage(
                         designated,
                     })
                     .collect();
-                if out.send(checked).await.is_err() {
+                if log.submit(append(checked)).is_err() {
+                    tracing::error!("the audit log has stopped");
                     return;
                 }
             }
@@ -301,104 +295,98 @@ fn verdict_text(v: Verdict) -> String {
         .unwrap_or_else(|| "malformed".into())
 }
 
-async fn log_stage(db: Db, mut rx: mpsc::Receiver<Vec<Checked>>, copy_window: chrono::Duration) {
-    let mut chain = Chain::new();
-    while let Some(mut batch) = rx.recv().await {
-        // Batches that queued up while the last commit ran go into this one.
-        while batch.len() < 4 * MAX_BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.extend(more),
-                Err(_) => break,
-            }
-        }
-        let lookup: Vec<String> = batch
-            .iter()
-            .filter_map(|c| {
-                c.signature
-                    .as_ref()
+/// Judges one batch against the card states read in its audit transaction: per scan, what the
+/// desk is told and the entry that records it.
+fn judge(
+    batch: &[Checked],
+    states: &HashMap<String, CardState>,
+    now: chrono::DateTime<Utc>,
+) -> (Vec<NewEntry>, Vec<(Verification, String)>) {
+    let today = crate::time::today();
+    batch
+        .iter()
+        .map(|c| {
+            let (v, verdict) = match &c.signature {
+                Ok(card) => match states.get(&card.payload().serial.to_hex()) {
+                    Some(state) => {
+                        let v = card.judge(StatusSource::Lookup(*state), today);
+                        let verdict = verdict_text(v.verdict);
+                        (v, verdict)
+                    }
+                    // Signed by our key but not on record: never valid.
+                    None => {
+                        let v = card.judge(StatusSource::Lookup(CardState::Revoked), today);
+                        (v, "unknown_card".to_owned())
+                    }
+                },
+                Err(v) => ((**v).clone(), verdict_text(v.verdict)),
+            };
+            let serial = v.card.as_ref().map(|c| c.serial.clone()).or_else(|| {
+                decode_text(&c.job.text)
                     .ok()
-                    .map(|s| s.payload().serial.to_hex())
-            })
-            .collect();
-        let today = crate::time::today();
-        let now = Utc::now();
-        let mut judged: Vec<(Verification, String)> = Vec::with_capacity(batch.len());
-        let recorded = audit::append(
-            &db,
-            &mut chain,
-            &lookup,
-            |states| {
-                batch
-                    .iter()
-                    .map(|c| {
-                        let (v, verdict) = match &c.signature {
-                            Ok(card) => {
-                                let serial = card.payload().serial.to_hex();
-                                match states.get(&serial) {
-                                    Some(state) => {
-                                        let v = card.judge(StatusSource::Lookup(*state), today);
-                                        let verdict = verdict_text(v.verdict);
-                                        (v, verdict)
-                                    }
-                                    // Signed by our key but not on record: never valid.
-                                    None => {
-                                        let v = card
-                                            .judge(StatusSource::Lookup(CardState::Revoked), today);
-                                        (v, "unknown_card".to_owned())
-                                    }
-                                }
-                            }
-                            Err(v) => ((**v).clone(), verdict_text(v.verdict)),
-                        };
-                        let serial = v.card.as_ref().map(|c| c.serial.clone()).or_else(|| {
-                            decode_text(&c.job.text)
-                                .ok()
-                                .map(|d| d.payload.serial.to_hex())
-                        });
-                        let entry = NewEntry {
-                            at: now,
-                            facility_id: c.job.facility_id,
-                            account_id: c.job.account_id,
-                            card_serial: serial,
-                            verdict: verdict.clone(),
-                        };
-                        judged.push((v, verdict));
-                        entry
-                    })
-                    .collect()
-            },
-            copy_window,
-        )
-        .await;
-        match recorded {
-            Ok(logged) => {
+                    .map(|d| d.payload.serial.to_hex())
+            });
+            let entry = NewEntry {
+                at: now,
+                facility_id: c.job.facility_id,
+                account_id: c.job.account_id,
+                card_serial: serial,
+                verdict: verdict.clone(),
+            };
+            (entry, (v, verdict))
+        })
+        .unzip()
+}
+
+/// What the desk is told about one logged scan.
+fn answer(checked: &Checked, v: Verification, verdict: String, copied: bool) -> Answer {
+    let valid = verdict == "valid";
+    Answer {
+        reason_zh: reason_zh(&verdict),
+        card: v
+            .card
+            .filter(|_| v.verdict != Verdict::BadSignature)
+            .map(|f| DeskCard {
+                masked_name: f.masked_name,
+                id_last_four: f.id_last_four,
+                serial: f.serial,
+                expires: f.expires,
+            }),
+        priorities: match (valid, checked.designated) {
+            (false, _) => Vec::new(),
+            (true, true) => DESIGNATED.to_vec(),
+            (true, false) => GREEN_CHANNEL.to_vec(),
+        },
+        checkup_available: None,
+        note_zh: copied.then_some("该卡刚在其他机构使用，请核对持卡人身份证"),
+        verdict,
+    }
+}
+
+/// The batch for the audit log: judged against the card states read in the transaction that
+/// records it, and answered once it is durable.
+fn append(batch: Vec<Checked>) -> Append {
+    let lookup = batch
+        .iter()
+        .filter_map(|c| {
+            c.signature
+                .as_ref()
+                .ok()
+                .map(|s| s.payload().serial.to_hex())
+        })
+        .collect();
+    Append {
+        lookup,
+        judge: Box::new(move |states| {
+            let (entries, judged) = judge(&batch, states, Utc::now());
+            let respond: Respond = Box::new(move |logged: Vec<Logged>| {
                 for ((c, (v, verdict)), (_, copied)) in batch.into_iter().zip(judged).zip(logged) {
-                    let valid = verdict == "valid";
-                    let answer = Answer {
-                        reason_zh: reason_zh(&verdict),
-                        card: v
-                            .card
-                            .filter(|_| v.verdict != Verdict::BadSignature)
-                            .map(|f| DeskCard {
-                                masked_name: f.masked_name,
-                                id_last_four: f.id_last_four,
-                                serial: f.serial,
-                                expires: f.expires,
-                            }),
-                        priorities: match (valid, c.designated) {
-                            (false, _) => Vec::new(),
-                            (true, true) => DESIGNATED.to_vec(),
-                            (true, false) => GREEN_CHANNEL.to_vec(),
-                        },
-                        checkup_available: None,
-                        note_zh: copied.map(|_| "该卡刚在其他机构使用，请核对持卡人身份证"),
-                        verdict,
-                    };
+                    let answer = answer(&c, v, verdict, copied.is_some());
                     let _ = c.job.respond.send(Ok(answer));
                 }
-            }
-            Err(e) => fail_all(batch.into_iter().map(|c| c.job), &e),
-        }
+            });
+            (entries, respond)
+        }),
     }
 }
 

@@ -143,7 +143,9 @@ impl TestApp {
         let template =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("card-templates/default.toml");
         let cards = CardService::open(keys.path(), &template).expect("card service");
-        let router = app(AppState::new(db.clone()).with_cards(cards));
+        let router = app(AppState::new(db.clone())
+            .with_cards(cards)
+            .expect("verifier"));
         TestApp {
             db,
             router,

@@ -1,14 +1,17 @@
-//! The verification audit log: group-committed appends to this process's hash chain, the
-//! integrity check, and the office's reads.
+//! The verification audit log: group-committed appends to this process's hash chain
+//! ([`AuditLog`]), the integrity check, and the office's reads.
 
-use std::collections::HashMap;
+mod append;
+mod writer;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use append::{Append, Judge, Logged, Respond};
+pub use writer::AuditLog;
+
 use super::Db;
 use crate::audit::{genesis, hash, Entry};
-use crate::card::CardState;
 use crate::error::Result;
 use crate::on_db;
 
@@ -68,151 +71,6 @@ pub struct Earlier {
     pub card_serial: Option<String>,
     /// When.
     pub at: String,
-}
-
-/// Appends a batch in one transaction (one commit for the whole batch). In the same transaction
-/// it first reads the state of the cards in `lookup`, so that `make_entries` judges each scan
-/// against the state at the moment it is recorded; then it records copy alerts: a valid card
-/// verified at another facility within `copy_window` before. Returns, per entry, its id and the
-/// earlier verification it was flagged against. The chain advances only when the commit succeeds.
-pub async fn append(
-    db: &Db,
-    chain: &mut Chain,
-    lookup: &[String],
-    make_entries: impl FnOnce(&HashMap<String, CardState>) -> Vec<NewEntry>,
-    copy_window: chrono::Duration,
-) -> Result<Vec<(i64, Option<Earlier>)>> {
-    let mut next = chain.clone();
-    let out = on_db!(db, p => {
-        let mut tx = p.begin().await?;
-        let mut states = HashMap::new();
-        if !lookup.is_empty() {
-            let mut q = sqlx::QueryBuilder::new("select serial, state from card where serial in (");
-            let mut sep = q.separated(", ");
-            for s in lookup {
-                sep.push_bind(s.as_str());
-            }
-            q.push(")");
-            let found: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            for (serial, state) in found {
-                states.insert(serial, crate::db::cards::parse_state(&state));
-            }
-        }
-        let entries = make_entries(&states);
-        let rows = chain_rows(&mut next, &entries);
-        // Serials verified valid in this batch, to look for the same card at another facility.
-        let valid: Vec<&str> = entries.iter().filter(|e| e.verdict == "valid").filter_map(|e| e.card_serial.as_deref()).collect();
-        let cutoff = (entries.first().map_or_else(Utc::now, |e| e.at) - copy_window)
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let mut last_seen: HashMap<String, Earlier> = HashMap::new();
-        if !valid.is_empty() {
-            let mut q = sqlx::QueryBuilder::new("select verification_id, facility_id, card_serial, at from card_last_seen where at >= ");
-            q.push_bind(&cutoff).push(" and card_serial in (");
-            let mut sep = q.separated(", ");
-            for s in &valid {
-                sep.push_bind(*s);
-            }
-            q.push(")");
-            let found: Vec<Earlier> = q.build_query_as().fetch_all(&mut *tx).await?;
-            for f in found {
-                if let Some(s) = f.card_serial.clone() {
-                    last_seen.insert(s, f);
-                }
-            }
-        }
-        let stored = last_seen.clone();
-        let mut ids = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(200) {
-            let mut q = sqlx::QueryBuilder::new("insert into verification (chain_id, seq, at, day, facility_id, account_id, card_serial, verdict, prev_hash, hash) ");
-            q.push_values(chunk, |mut b, (e, day, prev, h)| {
-                b.push_bind(e.chain_id.as_str()).push_bind(e.seq).push_bind(e.at.as_str()).push_bind(day.as_str())
-                    .push_bind(e.facility_id).push_bind(e.account_id).push_bind(e.card_serial.as_deref())
-                    .push_bind(e.verdict.as_str()).push_bind(prev.as_str()).push_bind(h.as_str());
-            });
-            q.push(" returning verification_id");
-            let got: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-            ids.extend(got);
-        }
-        // Walk the batch in order: each valid scan is compared with where the card was last seen
-        // (before the batch, or earlier in it), then becomes the last seen.
-        let mut out = Vec::with_capacity(rows.len());
-        let mut alerts = Vec::new();
-        for (i, (e, _, _, _)) in rows.iter().enumerate() {
-            let mut flagged = None;
-            if let (true, Some(serial)) = (e.verdict == "valid", e.card_serial.as_ref()) {
-                if let Some(prev) = last_seen.get(serial) {
-                    if prev.facility_id != e.facility_id && prev.at.as_str() >= cutoff.as_str() {
-                        flagged = Some(prev.clone());
-                        alerts.push((serial.clone(), prev.verification_id, ids[i]));
-                    }
-                }
-                last_seen.insert(serial.clone(), Earlier { verification_id: ids[i], facility_id: e.facility_id, card_serial: Some(serial.clone()), at: e.at.clone() });
-            }
-            out.push((ids[i], flagged));
-        }
-        // A card seen again at the same facility within a minute need not be written again: a
-        // copy is judged by the facility, and a minute is nothing against the window. This keeps
-        // a random page out of most commits.
-        let new_ids: std::collections::HashSet<i64> = ids.iter().copied().collect();
-        let seen: Vec<&Earlier> = last_seen
-            .values()
-            .filter(|l| new_ids.contains(&l.verification_id))
-            .filter(|l| match (stored.get(l.card_serial.as_deref().unwrap_or_default()), parse_at(&l.at)) {
-                (Some(prev), _) if prev.facility_id != l.facility_id => true,
-                (Some(prev), Some(at)) => parse_at(&prev.at).is_none_or(|p| at - p >= chrono::Duration::minutes(1)),
-                _ => true,
-            })
-            .collect();
-        for chunk in seen.chunks(200) {
-            let mut q = sqlx::QueryBuilder::new("insert into card_last_seen (card_serial, facility_id, verification_id, at) ");
-            q.push_values(chunk, |mut b, l| {
-                b.push_bind(l.card_serial.as_deref()).push_bind(l.facility_id).push_bind(l.verification_id).push_bind(l.at.as_str());
-            });
-            q.push(" on conflict (card_serial) do update set facility_id = excluded.facility_id, verification_id = excluded.verification_id, at = excluded.at");
-            q.build().execute(&mut *tx).await?;
-        }
-        for (serial, first, second) in alerts {
-            sqlx::query("insert into copy_alert (card_serial, first_verification_id, second_verification_id, created_at) values ($1, $2, $3, $4)")
-                .bind(serial).bind(first).bind(second).bind(Utc::now())
-                .execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        out
-    });
-    *chain = next;
-    Ok(out)
-}
-
-/// The chained rows of a batch: each entry, its district day, its link and its hash.
-fn chain_rows(next: &mut Chain, entries: &[NewEntry]) -> Vec<(Entry, String, String, String)> {
-    let mut rows = Vec::with_capacity(entries.len());
-    for e in entries {
-        next.seq += 1;
-        let entry = Entry {
-            chain_id: next.chain_id.clone(),
-            seq: next.seq,
-            at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            facility_id: e.facility_id,
-            account_id: e.account_id,
-            card_serial: e.card_serial.clone(),
-            verdict: e.verdict.clone(),
-        };
-        let h = hash(&next.last_hash, &entry);
-        let day =
-            e.at.with_timezone(&chrono_tz::Asia::Shanghai)
-                .date_naive()
-                .to_string();
-        rows.push((entry, day, next.last_hash.clone(), h.clone()));
-        next.last_hash = h;
-    }
-    rows
-}
-
-/// Parses a stored `at`.
-fn parse_at(at: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(at)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[derive(sqlx::FromRow)]

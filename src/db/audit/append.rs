@@ -1,0 +1,388 @@
+//! Group-committed appends to the verification log. A batch of scans is judged against the card
+//! states read inside its transaction, chained, checked for copied cards and committed with
+//! whatever other batches queued meanwhile; its desks are answered once the commit is durable.
+//! Chaining and copy detection are plain code shared by both backends; the runners that own the
+//! chain are in `writer.rs`.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension};
+use sqlx::PgPool;
+
+use super::{Chain, Earlier, NewEntry};
+use crate::audit::{hash, Entry};
+use crate::card::CardState;
+use crate::db::cards::parse_state;
+use crate::error::Result;
+
+/// Per appended entry: its id, and the earlier verification at another facility it was flagged
+/// against as a possible copy.
+pub type Logged = (i64, Option<Earlier>);
+
+/// Answers a batch's desks once its entries are durable (one [`Logged`] per entry, in order).
+pub type Respond = Box<dyn FnOnce(Vec<Logged>) + Send>;
+
+/// Judges a batch against the states of its cards as read in the transaction that records it:
+/// the entries to write and how to answer once they are durable.
+pub type Judge = Box<dyn FnOnce(&HashMap<String, CardState>) -> (Vec<NewEntry>, Respond) + Send>;
+
+/// One batch for the log. If the append fails, `judge` (or the `Respond` it made) is dropped
+/// unanswered: whatever waits on it sees its channel close.
+pub struct Append {
+    /// The serials whose card states `judge` needs.
+    pub lookup: Vec<String>,
+    /// See [`Judge`].
+    pub judge: Judge,
+}
+
+/// Batches judged and written in one transaction, waiting to be answered.
+pub(super) type Written = Vec<(Respond, Vec<Logged>)>;
+
+/// Reads nothing itself: judges every batch with the states read for all of them, and keeps
+/// where each batch's entries start so the results can be handed back per batch.
+fn judge_all(
+    appends: Vec<Append>,
+    states: &HashMap<String, CardState>,
+) -> (Vec<NewEntry>, Vec<(Respond, usize)>) {
+    let mut entries = Vec::new();
+    let mut responders = Vec::with_capacity(appends.len());
+    for a in appends {
+        let (mut mine, respond) = (a.judge)(states);
+        responders.push((respond, mine.len()));
+        entries.append(&mut mine);
+    }
+    (entries, responders)
+}
+
+/// Splits the results of a combined write back into the batches it came from.
+fn split(logged: Vec<Logged>, responders: Vec<(Respond, usize)>) -> Written {
+    let mut logged = logged.into_iter();
+    responders
+        .into_iter()
+        .map(|(respond, n)| (respond, logged.by_ref().take(n).collect()))
+        .collect()
+}
+
+/// One entry as stored: the chained entry, its district day, its link and its hash.
+struct Row {
+    entry: Entry,
+    day: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Chains a batch's entries onto `next`.
+fn chain_rows(next: &mut Chain, entries: &[NewEntry]) -> Vec<Row> {
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        next.seq += 1;
+        let entry = Entry {
+            chain_id: next.chain_id.clone(),
+            seq: next.seq,
+            at: e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            facility_id: e.facility_id,
+            account_id: e.account_id,
+            card_serial: e.card_serial.clone(),
+            verdict: e.verdict.clone(),
+        };
+        let h = hash(&next.last_hash, &entry);
+        let day =
+            e.at.with_timezone(&chrono_tz::Asia::Shanghai)
+                .date_naive()
+                .to_string();
+        let prev_hash = std::mem::replace(&mut next.last_hash, h.clone());
+        rows.push(Row {
+            entry,
+            day,
+            prev_hash,
+            hash: h,
+        });
+    }
+    rows
+}
+
+/// The earliest time a previous sighting still counts for a copy, as stored text.
+fn cutoff(entries: &[NewEntry], copy_window: chrono::Duration) -> String {
+    (entries.first().map_or_else(Utc::now, |e| e.at) - copy_window)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The serials a batch verified valid: the ones to look for at other facilities.
+fn valid_serials(rows: &[Row]) -> Vec<&str> {
+    rows.iter()
+        .filter(|r| r.entry.verdict == "valid")
+        .filter_map(|r| r.entry.card_serial.as_deref())
+        .collect()
+}
+
+/// What the copy check of a batch decided.
+struct Sightings {
+    /// Per row, its id and what it was flagged against.
+    logged: Vec<Logged>,
+    /// (serial, first verification, second verification) to record as copy alerts.
+    alerts: Vec<(String, i64, i64)>,
+    /// The last-seen rows to write.
+    seen: Vec<Earlier>,
+}
+
+/// Walks the batch in order: each valid scan is compared with where its card was last seen
+/// (before the batch, `stored`, or earlier in it), then becomes the last seen.
+fn sightings(
+    rows: &[Row],
+    ids: &[i64],
+    stored: HashMap<String, Earlier>,
+    cutoff: &str,
+) -> Sightings {
+    let mut last_seen = stored.clone();
+    let mut logged = Vec::with_capacity(rows.len());
+    let mut alerts = Vec::new();
+    for (row, &id) in rows.iter().zip(ids) {
+        let e = &row.entry;
+        let mut flagged = None;
+        if let (true, Some(serial)) = (e.verdict == "valid", e.card_serial.as_ref()) {
+            if let Some(prev) = last_seen.get(serial) {
+                if prev.facility_id != e.facility_id && prev.at.as_str() >= cutoff {
+                    flagged = Some(prev.clone());
+                    alerts.push((serial.clone(), prev.verification_id, id));
+                }
+            }
+            last_seen.insert(
+                serial.clone(),
+                Earlier {
+                    verification_id: id,
+                    facility_id: e.facility_id,
+                    card_serial: Some(serial.clone()),
+                    at: e.at.clone(),
+                },
+            );
+        }
+        logged.push((id, flagged));
+    }
+    // A card seen again at the same facility within a minute need not be written again: a copy
+    // is judged by the facility, and a minute is nothing against the window. This keeps a random
+    // page out of most commits.
+    let new_ids: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    let seen = last_seen
+        .into_values()
+        .filter(|l| new_ids.contains(&l.verification_id))
+        .filter(|l| {
+            let prev = stored.get(l.card_serial.as_deref().unwrap_or_default());
+            match (prev, parse_at(&l.at)) {
+                (Some(prev), _) if prev.facility_id != l.facility_id => true,
+                (Some(prev), Some(at)) => {
+                    parse_at(&prev.at).is_none_or(|p| at - p >= chrono::Duration::minutes(1))
+                }
+                _ => true,
+            }
+        })
+        .collect();
+    Sightings {
+        logged,
+        alerts,
+        seen,
+    }
+}
+
+/// Parses a stored `at`.
+fn parse_at(at: &str) -> Option<chrono::DateTime<Utc>> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The SQLite append, on the writer thread: one immediate transaction for all queued batches,
+/// prepared statements kept by the connection, one row at a time (in-process, a row costs
+/// microseconds). The chain advances only when the commit succeeds.
+pub(super) fn append_sqlite(
+    conn: &mut rusqlite::Connection,
+    chain: &mut Chain,
+    appends: Vec<Append>,
+    copy_window: chrono::Duration,
+) -> Result<Written> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut states = HashMap::new();
+    {
+        let mut q = tx.prepare_cached("select state from card where serial = ?1")?;
+        for serial in appends.iter().flat_map(|a| &a.lookup) {
+            let state: Option<String> = q.query_row([serial], |r| r.get(0)).optional()?;
+            if let Some(state) = state {
+                states.insert(serial.clone(), parse_state(&state));
+            }
+        }
+    }
+    let (entries, responders) = judge_all(appends, &states);
+    let mut next = chain.clone();
+    let rows = chain_rows(&mut next, &entries);
+    let cutoff = cutoff(&entries, copy_window);
+    let mut stored = HashMap::new();
+    {
+        let mut q = tx.prepare_cached(
+            "select verification_id, facility_id, card_serial, at from card_last_seen
+              where card_serial = ?1 and at >= ?2",
+        )?;
+        for serial in valid_serials(&rows) {
+            let found = q
+                .query_row(params![serial, cutoff], |r| {
+                    Ok(Earlier {
+                        verification_id: r.get(0)?,
+                        facility_id: r.get(1)?,
+                        card_serial: r.get(2)?,
+                        at: r.get(3)?,
+                    })
+                })
+                .optional()?;
+            if let Some(found) = found {
+                stored.insert(serial.to_owned(), found);
+            }
+        }
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    {
+        let mut q = tx.prepare_cached(
+            "insert into verification (chain_id, seq, at, day, facility_id, account_id, card_serial, verdict, prev_hash, hash)
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for r in &rows {
+            let e = &r.entry;
+            q.execute(params![
+                e.chain_id,
+                e.seq,
+                e.at,
+                r.day,
+                e.facility_id,
+                e.account_id,
+                e.card_serial,
+                e.verdict,
+                r.prev_hash,
+                r.hash
+            ])?;
+            ids.push(tx.last_insert_rowid());
+        }
+    }
+    let found = sightings(&rows, &ids, stored, &cutoff);
+    {
+        let mut q = tx.prepare_cached(
+            "insert into card_last_seen (card_serial, facility_id, verification_id, at) values (?1, ?2, ?3, ?4)
+             on conflict (card_serial) do update set facility_id = excluded.facility_id,
+                 verification_id = excluded.verification_id, at = excluded.at",
+        )?;
+        for l in &found.seen {
+            q.execute(params![
+                l.card_serial,
+                l.facility_id,
+                l.verification_id,
+                l.at
+            ])?;
+        }
+    }
+    {
+        let mut q = tx.prepare_cached(
+            "insert into copy_alert (card_serial, first_verification_id, second_verification_id, created_at)
+             values (?1, ?2, ?3, ?4)",
+        )?;
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        for (serial, first, second) in &found.alerts {
+            q.execute(params![serial, first, second, now])?;
+        }
+    }
+    tx.commit()?;
+    *chain = next;
+    Ok(split(found.logged, responders))
+}
+
+/// The PostgreSQL append: one transaction through the pool for all queued batches, multi-row
+/// statements. The chain advances only when the commit succeeds.
+pub(super) async fn append_postgres(
+    pool: &PgPool,
+    chain: &mut Chain,
+    appends: Vec<Append>,
+    copy_window: chrono::Duration,
+) -> Result<Written> {
+    let lookup: Vec<&str> = appends
+        .iter()
+        .flat_map(|a| a.lookup.iter().map(String::as_str))
+        .collect();
+    let mut tx = pool.begin().await?;
+    let found: Vec<(String, String)> =
+        sqlx::query_as("select serial, state from card where serial = any($1)")
+            .bind(&lookup)
+            .fetch_all(&mut *tx)
+            .await?;
+    let states = found
+        .into_iter()
+        .map(|(serial, state)| (serial, parse_state(&state)))
+        .collect();
+    let (entries, responders) = judge_all(appends, &states);
+    let mut next = chain.clone();
+    let rows = chain_rows(&mut next, &entries);
+    let cutoff = cutoff(&entries, copy_window);
+    let valid = valid_serials(&rows);
+    let stored: HashMap<String, Earlier> = if valid.is_empty() {
+        HashMap::new()
+    } else {
+        let found: Vec<Earlier> = sqlx::query_as(
+            "select verification_id, facility_id, card_serial, at from card_last_seen
+              where at >= $1 and card_serial = any($2)",
+        )
+        .bind(&cutoff)
+        .bind(&valid)
+        .fetch_all(&mut *tx)
+        .await?;
+        found
+            .into_iter()
+            .filter_map(|f| Some((f.card_serial.clone()?, f)))
+            .collect()
+    };
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(200) {
+        let mut q = sqlx::QueryBuilder::new(
+            "insert into verification (chain_id, seq, at, day, facility_id, account_id, card_serial, verdict, prev_hash, hash) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            let e = &r.entry;
+            b.push_bind(e.chain_id.as_str())
+                .push_bind(e.seq)
+                .push_bind(e.at.as_str())
+                .push_bind(r.day.as_str())
+                .push_bind(e.facility_id)
+                .push_bind(e.account_id)
+                .push_bind(e.card_serial.as_deref())
+                .push_bind(e.verdict.as_str())
+                .push_bind(r.prev_hash.as_str())
+                .push_bind(r.hash.as_str());
+        });
+        q.push(" returning verification_id");
+        let got: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        ids.extend(got);
+    }
+    let found = sightings(&rows, &ids, stored, &cutoff);
+    for chunk in found.seen.chunks(200) {
+        let mut q = sqlx::QueryBuilder::new(
+            "insert into card_last_seen (card_serial, facility_id, verification_id, at) ",
+        );
+        q.push_values(chunk, |mut b, l| {
+            b.push_bind(l.card_serial.as_deref())
+                .push_bind(l.facility_id)
+                .push_bind(l.verification_id)
+                .push_bind(l.at.as_str());
+        });
+        q.push(
+            " on conflict (card_serial) do update set facility_id = excluded.facility_id,
+                  verification_id = excluded.verification_id, at = excluded.at",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    for (serial, first, second) in &found.alerts {
+        sqlx::query("insert into copy_alert (card_serial, first_verification_id, second_verification_id, created_at) values ($1, $2, $3, $4)")
+            .bind(serial)
+            .bind(first)
+            .bind(second)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    *chain = next;
+    Ok(split(found.logged, responders))
+}
