@@ -118,6 +118,22 @@ fn card_verify(c: &mut Criterion) {
         b.iter(|| verify_many(&refs, &keys, |_| StatusSource::Lookup(CardState::Valid), on).len())
     });
     group.finish();
+    // The desk's batches under load are a few dozen scans.
+    let mut group = c.benchmark_group("card_verify_32");
+    group.throughput(Throughput::Elements(32));
+    group.sample_size(20);
+    group.bench_function("verify_many_32", |b| {
+        b.iter(|| {
+            verify_many(
+                &refs[..32],
+                &keys,
+                |_| StatusSource::Lookup(CardState::Valid),
+                on,
+            )
+            .len()
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, card_pdf, card_verify);
