@@ -189,7 +189,18 @@ impl Verifier {
         let log = AuditLog::start(&db, copy_window)?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let kinds = Arc::new(FacilityKinds::default());
-        tokio::spawn(check_stage(db, Arc::new(keys), kinds.clone(), rx, log));
+        let stage = CheckStage {
+            runtime: tokio::runtime::Handle::current(),
+            db,
+            keys,
+            kinds: kinds.clone(),
+            log,
+        };
+        // A thread of its own: the scans go straight to it, and it checks signatures without a
+        // hand-off to the blocking pool and back for every batch.
+        std::thread::Builder::new()
+            .name("desk-checker".into())
+            .spawn(move || stage.run(rx))?;
         Ok(Self { jobs: tx, kinds })
     }
 
@@ -224,40 +235,13 @@ fn fail_all(jobs: impl IntoIterator<Item = Job>, e: &AppError) {
     }
 }
 
-async fn check_stage(
+/// The check stage: batches of scans, their signatures checked together, handed to the log.
+struct CheckStage {
+    runtime: tokio::runtime::Handle,
     db: Db,
-    keys: Arc<KeySet>,
+    keys: KeySet,
     kinds: Arc<FacilityKinds>,
-    mut rx: mpsc::Receiver<Job>,
     log: AuditLog,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        match check(&db, &keys, &kinds, &jobs).await {
-            Ok(results) => {
-                let checked = jobs
-                    .into_iter()
-                    .zip(results)
-                    .map(|(job, (signature, designated))| Checked {
-                        job,
-                        signature,
-                        designated,
-                    })
-                    .collect();
-                if log.submit(append(checked)).is_err() {
-                    tracing::error!("the audit log has stopped");
-                    return;
-                }
-            }
-            Err(e) => fail_all(jobs, &e),
-        }
-    }
 }
 
 type CheckResult = (
@@ -265,27 +249,50 @@ type CheckResult = (
     bool,
 );
 
-/// Signatures of a batch, checked together off the async threads, and whether each desk's
-/// facility is a designated one.
-async fn check(
-    db: &Db,
-    keys: &Arc<KeySet>,
-    kinds: &FacilityKinds,
-    jobs: &[Job],
-) -> Result<Vec<CheckResult>> {
-    let mut designated = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        designated.push(kinds.designated(db, j.facility_id).await?);
+impl CheckStage {
+    /// Runs until every [`Verifier`] handle is dropped.
+    fn run(self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            match self.check(&jobs) {
+                Ok(results) => {
+                    let checked = jobs
+                        .into_iter()
+                        .zip(results)
+                        .map(|(job, (signature, designated))| Checked {
+                            job,
+                            signature,
+                            designated,
+                        })
+                        .collect();
+                    if self.log.submit(append(checked)).is_err() {
+                        tracing::error!("the audit log has stopped");
+                        return;
+                    }
+                }
+                Err(e) => fail_all(jobs, &e),
+            }
+        }
     }
-    let texts: Vec<String> = jobs.iter().map(|j| j.text.clone()).collect();
-    let keys = keys.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        check_signatures(&refs, &keys)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(checked.into_iter().zip(designated).collect())
+
+    /// Signatures of a batch, checked together, and whether each desk's facility is a
+    /// designated one (read from the database only when not cached).
+    fn check(&self, jobs: &[Job]) -> Result<Vec<CheckResult>> {
+        let mut designated = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let kind = self.kinds.designated(&self.db, j.facility_id);
+            designated.push(self.runtime.block_on(kind)?);
+        }
+        let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
+        let checked = check_signatures(&texts, &self.keys);
+        Ok(checked.into_iter().zip(designated).collect())
+    }
 }
 
 fn verdict_text(v: Verdict) -> String {
