@@ -126,3 +126,122 @@ fn audit_check_passes_on_an_empty_log() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("intact"));
 }
+
+/// `serve`, stopped by SIGTERM after a scan, leaves one database file behind: the desk's audit
+/// log closed its own connection before the pool, so the WAL was checkpointed and removed, and
+/// the scan is in the file.
+#[tokio::test]
+async fn serve_stops_cleanly_with_the_audit_log_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = greenchannel(
+        &["--database", "sqlite:gc.db", "demo", "--households", "3"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tokens = text(&out.stdout);
+    let token = |role: &str| {
+        tokens
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.len() == 2 && w[0] == role)
+            .map(|w| w[1].to_owned())
+            .unwrap_or_else(|| panic!("no {role} token in {tokens}"))
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_greenchannel"))
+            .args(["--database", "sqlite:gc.db", "serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .env("GREENCHANNEL_KEYS_DIR", dir.path().join("keys"))
+            .spawn()
+            .expect("serve starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        let up = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await;
+        if up.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the server did not come up");
+    let office = token("office");
+    let issued = client
+        .post(format!("{base}/cards/batch"))
+        .bearer_auth(&office)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        issued.status().is_success(),
+        "{}",
+        issued.text().await.unwrap()
+    );
+    let cards: serde_json::Value = client
+        .get(format!("{base}/cards?state=active"))
+        .bearer_auth(&office)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let qr = cards[0]["qr_text"].as_str().expect("a card").to_owned();
+    let answer: serde_json::Value = client
+        .post(format!("{base}/verify"))
+        .bearer_auth(token("desk"))
+        .json(&serde_json::json!({ "qr": qr }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["verdict"], "valid", "{answer}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+    assert!(dir.path().join("gc.db").exists());
+    assert!(
+        !dir.path().join("gc.db-wal").exists(),
+        "the WAL was left behind: some connection was still open"
+    );
+    let out = greenchannel(
+        &["--database", "sqlite:gc.db", "audit", "check"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("intact: 1 entries"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// A server process that is killed if the test ends early.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

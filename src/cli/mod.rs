@@ -141,6 +141,7 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
     tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
     let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template)?;
     let state = AppState::new(db.clone()).with_cards(cards)?;
+    let verifier_stopped = state.verifier.as_ref().map(|v| v.stopped());
     serve(
         listener,
         app(state),
@@ -148,7 +149,16 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
         Duration::from_secs(args.shutdown_grace_secs),
     )
     .await?;
-    // Every accepted request has finished: close the pool so SQLite checkpoints its WAL.
+    // Every accepted request has finished and the app is dropped: the desk's audit log writes
+    // what it still holds and closes its connection; then closing the pool checkpoints the WAL.
+    if let Some(stopped) = verifier_stopped {
+        if tokio::time::timeout(Duration::from_secs(10), stopped.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the desk's audit log did not stop within 10 s");
+        }
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -20,7 +20,7 @@ use crate::card::qr::decode_text;
 use crate::card::{
     check_signatures, CardState, KeySet, SignatureChecked, StatusSource, Verdict, Verification,
 };
-use crate::db::audit::{Append, AuditLog, Logged, NewEntry, Respond};
+use crate::db::audit::{Append, AuditLog, Logged, NewEntry, Respond, Stopped};
 use crate::db::Db;
 use crate::error::{AppError, Result};
 use crate::on_db;
@@ -142,6 +142,7 @@ struct Job {
 pub struct Verifier {
     jobs: mpsc::Sender<Job>,
     kinds: Arc<FacilityKinds>,
+    log_stopped: Stopped,
 }
 
 /// What kind each facility is (designated or not), read once and kept for [`KIND_TTL`]: a change
@@ -187,6 +188,7 @@ impl Verifier {
     /// verified at two facilities within `copy_window`.
     pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> anyhow::Result<Self> {
         let log = AuditLog::start(&db, copy_window)?;
+        let log_stopped = log.stopped();
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let kinds = Arc::new(FacilityKinds::default());
         let stage = CheckStage {
@@ -201,7 +203,17 @@ impl Verifier {
         std::thread::Builder::new()
             .name("desk-checker".into())
             .spawn(move || stage.run(rx))?;
-        Ok(Self { jobs: tx, kinds })
+        Ok(Self {
+            jobs: tx,
+            kinds,
+            log_stopped,
+        })
+    }
+
+    /// Resolves once the verifier has stopped — after every handle was dropped — and its audit
+    /// log has written and answered everything queued and closed its connection.
+    pub fn stopped(&self) -> Stopped {
+        self.log_stopped.clone()
     }
 
     /// Forgets a facility's kind after the office changed it, so its desks' next scans use the

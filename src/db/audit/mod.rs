@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use append::{Append, Judge, Logged, Respond};
-pub use writer::AuditLog;
+pub use writer::{AuditLog, Stopped};
 
 use super::Db;
 use crate::audit::{genesis, hash, Entry};

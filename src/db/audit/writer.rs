@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::append::{append_postgres, append_sqlite, Append, Written};
 use super::Chain;
@@ -35,45 +35,76 @@ use crate::error::AppError;
 const MAX_QUEUED: usize = 64;
 
 /// Where the desk's verifications go: a handle to the runner of this process's chain. The
-/// runner stops when the last handle is dropped.
+/// runner finishes what was queued and stops when the last handle is dropped.
 #[derive(Clone, Debug)]
-pub enum AuditLog {
+pub struct AuditLog {
+    queue: Queue,
+    stopped: watch::Receiver<bool>,
+}
+
+#[derive(Clone, Debug)]
+enum Queue {
     /// The SQLite writer thread.
     Sqlite(std_mpsc::Sender<Append>),
     /// The PostgreSQL task.
     Postgres(mpsc::UnboundedSender<Append>),
 }
 
+/// Resolves once the runner has stopped: every queued batch written and answered, and on SQLite
+/// the log's connection closed, so that closing the pool afterwards checkpoints the WAL.
+#[derive(Clone, Debug)]
+pub struct Stopped(watch::Receiver<bool>);
+
+impl Stopped {
+    /// Waits for the runner to stop (at once if it already has, or if it died).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+}
+
 impl AuditLog {
     /// Starts the runner for `db`, flagging a card verified at two facilities within
     /// `copy_window`. On SQLite this opens the log's own connection to the pool's file.
     pub fn start(db: &Db, copy_window: chrono::Duration) -> anyhow::Result<Self> {
-        Ok(match db {
+        let (stop, stopped) = watch::channel(false);
+        let queue = match db {
             Db::Sqlite(pool) => {
                 let path = pool.connect_options().get_filename().to_owned();
-                Self::Sqlite(start_sqlite(&path, copy_window)?)
+                Queue::Sqlite(start_sqlite(&path, copy_window, stop)?)
             }
             Db::Postgres(pool) => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_postgres(pool.clone(), rx, copy_window));
-                Self::Postgres(tx)
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    run_postgres(pool, rx, copy_window).await;
+                    let _ = stop.send(true);
+                });
+                Queue::Postgres(tx)
             }
-        })
+        };
+        Ok(Self { queue, stopped })
     }
 
     /// Queues a batch. Fails only when the runner has stopped.
     pub fn submit(&self, append: Append) -> Result<(), AppError> {
-        let sent = match self {
-            Self::Sqlite(tx) => tx.send(append).is_ok(),
-            Self::Postgres(tx) => tx.send(append).is_ok(),
+        let sent = match &self.queue {
+            Queue::Sqlite(tx) => tx.send(append).is_ok(),
+            Queue::Postgres(tx) => tx.send(append).is_ok(),
         };
         sent.then_some(()).ok_or(AppError::Unavailable)
+    }
+
+    /// A handle that resolves once the runner has stopped, for a clean shutdown; it does not
+    /// keep the runner alive.
+    pub fn stopped(&self) -> Stopped {
+        Stopped(self.stopped.clone())
     }
 }
 
 fn start_sqlite(
     path: &Path,
     copy_window: chrono::Duration,
+    stop: watch::Sender<bool>,
 ) -> anyhow::Result<std_mpsc::Sender<Append>> {
     if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
         anyhow::bail!("--database: the service needs an SQLite file, not an in-memory database");
@@ -99,7 +130,10 @@ fn start_sqlite(
         .context("starting the audit writer thread")?;
     std::thread::Builder::new()
         .name("audit-syncer".into())
-        .spawn(move || run_syncer(PathBuf::from(wal), to_sync))
+        .spawn(move || {
+            run_syncer(PathBuf::from(wal), to_sync);
+            let _ = stop.send(true);
+        })
         .context("starting the audit syncer thread")?;
     Ok(appends)
 }
@@ -129,6 +163,9 @@ fn run_writer(
             Err(_) => tracing::error!("audit append panicked; nothing was logged"),
         }
     }
+    // Close the connection before the syncer (which sees `written` close) reports the stop.
+    drop(conn);
+    drop(written);
 }
 
 fn run_syncer(wal: PathBuf, to_sync: std_mpsc::Receiver<Written>) {
