@@ -190,26 +190,20 @@ async fn serve_stops_cleanly_with_the_audit_log_checkpointed() {
         "{}",
         issued.text().await.unwrap()
     );
-    let cards: serde_json::Value = client
-        .get(format!("{base}/cards?state=active"))
-        .bearer_auth(&office)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cards = json_of(
+        client
+            .get(format!("{base}/cards?state=active"))
+            .bearer_auth(&office),
+    )
+    .await;
     let qr = cards[0]["qr_text"].as_str().expect("a card").to_owned();
-    let answer: serde_json::Value = client
-        .post(format!("{base}/verify"))
-        .bearer_auth(token("desk"))
-        .json(&serde_json::json!({ "qr": qr }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_of(
+        client
+            .post(format!("{base}/verify"))
+            .bearer_auth(token("desk"))
+            .json(&serde_json::json!({ "qr": qr })),
+    )
+    .await;
     assert_eq!(answer["verdict"], "valid", "{answer}");
 
     let killed = Command::new("kill")
@@ -234,6 +228,11 @@ async fn serve_stops_cleanly_with_the_audit_log_checkpointed() {
         "{}",
         text(&out.stdout)
     );
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let response = request.send().await.expect("the server answers");
+    response.json().await.expect("a JSON body")
 }
 
 /// A server process that is killed if the test ends early.
