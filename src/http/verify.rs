@@ -159,11 +159,17 @@ impl FacilityKinds {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the facility is designated, if its kind is known and fresh.
+    fn cached(&self, facility_id: i64) -> Option<bool> {
+        self.lock()
+            .get(&facility_id)
+            .filter(|(_, at)| at.elapsed() < KIND_TTL)
+            .map(|(kind, _)| kind.is_designated())
+    }
+
     async fn designated(&self, db: &Db, facility_id: i64) -> Result<bool> {
-        if let Some((kind, at)) = self.lock().get(&facility_id) {
-            if at.elapsed() < KIND_TTL {
-                return Ok(kind.is_designated());
-            }
+        if let Some(designated) = self.cached(facility_id) {
+            return Ok(designated);
         }
         let f = crate::db::places::facility(db, facility_id).await?;
         let kind: FacilityKind = f
@@ -298,8 +304,13 @@ impl CheckStage {
     fn check(&self, jobs: &[Job]) -> Result<Vec<CheckResult>> {
         let mut designated = Vec::with_capacity(jobs.len());
         for j in jobs {
-            let kind = self.kinds.designated(&self.db, j.facility_id);
-            designated.push(self.runtime.block_on(kind)?);
+            let known = self.kinds.cached(j.facility_id);
+            designated.push(match known {
+                Some(d) => d,
+                None => self
+                    .runtime
+                    .block_on(self.kinds.designated(&self.db, j.facility_id))?,
+            });
         }
         let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
         let checked = check_signatures(&texts, &self.keys);
