@@ -134,7 +134,7 @@ impl Verification {
 /// Verifies one scanned QR text against a key set and a revocation state on a date (the
 /// local date at the desk).
 pub fn verify(text: &str, keys: &KeySet, status: StatusSource<'_>, on: NaiveDate) -> Verification {
-    let (card, entry, key) = match decode_and_resolve(text, keys) {
+    let (card, key) = match decode_and_resolve(text, keys) {
         Ok(found) => found,
         Err((verdict, detail)) => return Verification::bare(verdict, detail),
     };
@@ -145,7 +145,7 @@ pub fn verify(text: &str, keys: &KeySet, status: StatusSource<'_>, on: NaiveDate
     {
         return Verification::bare(Verdict::BadSignature, "the signature does not verify");
     }
-    judge(&card.payload, entry, status, on)
+    judge(&card.payload, key.entry, status, on)
 }
 
 /// Verifies many texts, checking the good signatures in batches per key (about 3× cheaper per
@@ -206,11 +206,11 @@ pub fn check_signatures(
     // lot. A lone signature gains nothing from a batch and goes to the strict check directly.
     let mut by_key: Vec<(&BatchKey, Vec<usize>)> = Vec::new();
     for (i, d) in decoded.iter().enumerate() {
-        if let Ok((card, _, key)) = d {
+        if let Ok((card, key)) = d {
             if strict::batchable(&card.signature) {
                 match by_key
                     .iter_mut()
-                    .find(|(k, _)| std::ptr::eq(*k, &*key.batch))
+                    .find(|(k, _)| k.encoded() == key.batch.encoded())
                 {
                     Some((_, members)) => members.push(i),
                     None => by_key.push((&key.batch, vec![i])),
@@ -224,7 +224,7 @@ pub fn check_signatures(
             let items: Vec<(&[u8], &[u8; 64])> = chunk
                 .iter()
                 .filter_map(|&i| decoded[i].as_ref().ok())
-                .map(|(card, _, _)| (card.message.as_slice(), &card.signature))
+                .map(|(card, _)| (card.message.as_slice(), &card.signature))
                 .collect();
             if batch::verify_all(key, &items, &mut rng) {
                 for &i in chunk {
@@ -238,7 +238,7 @@ pub fn check_signatures(
         .zip(sig_ok)
         .map(|(d, batch_ok)| match d {
             Err((verdict, detail)) => Err(Box::new(Verification::bare(verdict, detail))),
-            Ok((card, entry, key)) => {
+            Ok((card, key)) => {
                 let good = batch_ok
                     || key
                         .key
@@ -247,7 +247,7 @@ pub fn check_signatures(
                 if good {
                     Ok(SignatureChecked {
                         payload: card.payload,
-                        entry: entry.clone(),
+                        entry: key.entry.clone(),
                     })
                 } else {
                     Err(Box::new(Verification::bare(
@@ -263,7 +263,7 @@ pub fn check_signatures(
 fn decode_and_resolve<'k>(
     text: &str,
     keys: &'k KeySet,
-) -> Result<(SignedCard, &'k KeyEntry, ResolvedKey<'k>), (Verdict, String)> {
+) -> Result<(SignedCard, ResolvedKey<'k>), (Verdict, String)> {
     // A small error type keeps the Ok path cheap to move around in verify_many.
     let card = decode_text(text).map_err(|e| (Verdict::Malformed, e.to_string()))?;
     let resolved = keys.resolve(&card.payload.key_id).ok_or_else(|| {
@@ -272,7 +272,7 @@ fn decode_and_resolve<'k>(
             format!("key {} is not in the key set", card.payload.key_id),
         )
     })?;
-    Ok((card, resolved.entry, resolved))
+    Ok((card, resolved))
 }
 
 /// Everything after a good signature: key status, key validity, revocation, dates.

@@ -41,6 +41,10 @@ impl BatchKey {
             tables: VartimeEdwardsPrecomputation::new([ED25519_BASEPOINT_POINT, key.to_edwards()]),
         }
     }
+    /// The public key's encoding, which identifies it.
+    pub fn encoded(&self) -> &[u8; 32] {
+        &self.encoded
+    }
 }
 
 impl std::fmt::Debug for BatchKey {
