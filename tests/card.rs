@@ -13,7 +13,7 @@ use greenchannel::card::pdf::{CardFace, CardRenderer};
 use greenchannel::card::qr::{decode_text, issue, qr_code, sign_payload, CardRequest};
 use greenchannel::card::status::{CardState, SignedStatusList, StatusList, StatusListError};
 use greenchannel::card::template::Template;
-use greenchannel::card::verify::{cli_verify, verify, verify_many, StatusSource, Verdict};
+use greenchannel::card::verify::{cli_verify, verify, StatusSource, Verdict, VerifiedTexts};
 use greenchannel::card::CardError;
 use rand::rngs::{OsRng, StdRng};
 use rand::SeedableRng;
@@ -122,32 +122,34 @@ fn every_corpus_case_gets_its_verdict() {
 }
 
 #[test]
-fn batch_verification_gives_the_single_path_verdicts_on_the_corpus() {
+fn cached_check_gives_the_reference_verdicts_on_the_corpus() {
     let keys = key_set();
     let list = SignedStatusList::from_json(&generate::status_list_json())
         .and_then(|l| l.verify(&keys, now()))
         .expect("fixture list verifies");
     let corpus = generate::corpus();
-    let texts: Vec<&str> = corpus.iter().map(|c| c.qr.as_str()).collect();
     let on = now().date_naive();
-    let many = verify_many(&texts, &keys, |_| StatusSource::List(&list), on);
-    for (case, batch) in corpus.iter().zip(&many) {
-        let single = verify(&case.qr, &keys, StatusSource::List(&list), on);
-        assert_eq!(&single, batch, "{}", case.name);
+    // A cache smaller than the corpus, so entries also fall out and come back.
+    let mut seen = VerifiedTexts::new(keys.clone(), 4);
+    for round in ["cold", "warm", "again"] {
+        for case in &corpus {
+            let reference = verify(&case.qr, &keys, StatusSource::List(&list), on);
+            let cached = match seen.check(&case.qr) {
+                Ok(card) => card.judge(StatusSource::List(&list), on),
+                Err(v) => *v,
+            };
+            assert_eq!(reference, cached, "{round}: {}", case.name);
+        }
     }
-    // A batch of only good cards takes the fast path and still says valid.
-    let good = vec![corpus[0].qr.as_str(); 100];
-    assert!(verify_many(&good, &keys, |_| StatusSource::List(&list), on)
-        .iter()
-        .all(|v| v.verdict == Verdict::Valid));
+    assert!(seen.len() <= 8, "bounded: {} texts cached", seen.len());
 }
 
+/// Texts whose nonce `R = rB + T` carries a torsion component `T`, which only a key holder can
+/// make: `verify_strict` refuses each of them, and so must the desk's check, however they are
+/// scanned — in pairs whose torsion terms would cancel in a batch equation, the same text twice,
+/// mixed with good cards.
 #[test]
-fn mixed_torsion_nonce_is_refused_by_both_paths() {
-    // R = rB + T (T of order 8) can only be made with the secret key. verify_strict refuses it.
-    // The batch equation is cofactorless with odd weights z, so z·T never vanishes: a batch
-    // holding one such signature fails and its cards fall back to the strict check.
-    // LAYOUT.md § "Batch verification" documents the one gap left (several in one batch).
+fn crafted_torsion_nonces_are_refused_however_they_are_scanned() {
     let keys = key_set();
     let on = now().date_naive();
     let mut rng = StdRng::seed_from_u64(9);
@@ -160,24 +162,44 @@ fn mixed_torsion_nonce_is_refused_by_both_paths() {
             base64_url(&generate::craft(ACTIVE, &bytes, r, torsion))
         )
     };
-    // Good cards of the same key to batch with: the same crafting, without torsion.
     let good: Vec<String> = (1000..1008).map(|r| card(r, None)).collect();
-    for r in 1..=64u64 {
-        let text = card(r, Some(generate::TORSION8));
-        assert_eq!(
-            verify(&text, &keys, StatusSource::NotChecked, on).verdict,
-            Verdict::BadSignature
-        );
-        let mut batch: Vec<&str> = good.iter().map(String::as_str).collect();
-        batch.insert(batch.len() / 2, &text);
-        let many = verify_many(&batch, &keys, |_| StatusSource::NotChecked, on);
-        for (t, v) in batch.iter().zip(&many) {
-            let expected = if *t == text {
-                Verdict::BadSignature
-            } else {
-                Verdict::Valid
-            };
-            assert_eq!(v.verdict, expected, "nonce {r}");
+    for (order, t) in [
+        (2, generate::TORSION2),
+        (4, generate::TORSION4),
+        (8, generate::TORSION8),
+    ] {
+        for r in 1..=16u64 {
+            let a = card(r, Some(t));
+            let b = card(r + 100, Some(t));
+            for bad in [&a, &b] {
+                assert_eq!(
+                    verify(bad, &keys, StatusSource::NotChecked, on).verdict,
+                    Verdict::BadSignature,
+                    "order {order}, nonce {r}: the reference refuses it"
+                );
+            }
+            // A pair, the same card twice, and the pair again, among good cards; then the
+            // same scans with the good cards already cached.
+            let mut scans: Vec<&str> = good.iter().map(String::as_str).collect();
+            for (i, bad) in [&a, &b, &a, &a, &b].into_iter().enumerate() {
+                scans.insert(i * 2 + 1, bad);
+            }
+            let mut seen = VerifiedTexts::new(keys.clone(), 64);
+            for round in 0..2 {
+                for text in &scans {
+                    let expected = if *text == a || *text == b {
+                        Verdict::BadSignature
+                    } else {
+                        Verdict::Valid
+                    };
+                    let got = match seen.check(text) {
+                        Ok(card) => card.judge(StatusSource::NotChecked, on).verdict,
+                        Err(v) => v.verdict,
+                    };
+                    assert_eq!(got, expected, "order {order}, nonce {r}, round {round}");
+                }
+            }
+            assert_eq!(seen.len(), good.len(), "a bad text is never cached");
         }
     }
 }

@@ -8,9 +8,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
-
-use crate::card::verify::batch::BatchKey;
+use std::sync::OnceLock;
 
 /// A key id: the first 8 bytes of SHA-256 of the raw 32-byte public key.
 ///
@@ -134,26 +132,10 @@ pub struct KeySet {
     decoded: DecodedKeys,
 }
 
-/// A cache of decoded keys (with their batch tables), keyed by the base64 text so that a later
-/// edit of `keys` is never served from a stale entry. Ignored by equality.
+/// A cache of decoded keys, keyed by the base64 text so that a later edit of `keys` is never
+/// served from a stale entry. Ignored by equality.
 #[derive(Debug, Clone, Default)]
-struct DecodedKeys(OnceLock<Vec<(String, Option<Decoded>)>>);
-
-#[derive(Debug, Clone)]
-struct Decoded {
-    key: VerifyingKey,
-    batch: Arc<BatchKey>,
-}
-
-impl Decoded {
-    fn of(b64: &str) -> Option<Self> {
-        let key = decode_public_key(b64).ok()?;
-        Some(Self {
-            key,
-            batch: Arc::new(BatchKey::new(&key)),
-        })
-    }
-}
+struct DecodedKeys(OnceLock<Vec<(String, Option<VerifyingKey>)>>);
 
 impl PartialEq for DecodedKeys {
     fn eq(&self, _: &Self) -> bool {
@@ -170,8 +152,6 @@ pub struct ResolvedKey<'a> {
     pub entry: &'a KeyEntry,
     /// The decoded public key.
     pub key: VerifyingKey,
-    /// The key prepared for batch verification.
-    pub batch: Arc<BatchKey>,
 }
 
 /// Why a key set could not be read.
@@ -223,26 +203,20 @@ impl KeySet {
         let cache = self.decoded.0.get_or_init(|| {
             self.keys
                 .iter()
-                .map(|k| (k.public_key.clone(), Decoded::of(&k.public_key)))
+                .map(|k| (k.public_key.clone(), decode_public_key(&k.public_key).ok()))
                 .collect()
         });
-        let decoded = match cache.iter().find(|(b64, _)| *b64 == entry.public_key) {
-            Some((_, decoded)) => decoded.clone(),
-            None => Decoded::of(&entry.public_key),
+        let key = match cache.iter().find(|(b64, _)| *b64 == entry.public_key) {
+            Some((_, decoded)) => *decoded,
+            None => decode_public_key(&entry.public_key).ok(),
         }?;
-        (KeyId::of(&decoded.key) == *id).then_some(ResolvedKey {
-            entry,
-            key: decoded.key,
-            batch: decoded.batch,
-        })
+        (KeyId::of(&key) == *id).then_some(ResolvedKey { entry, key })
     }
 }
 
 /// Decodes a base64url public key and rejects what `verify_strict` would not trust:
 /// non-canonical encodings, small-order points and points with a torsion component.
 ///
-/// The torsion check matters for [`crate::card::verify::verify_many`]: its batch equation
-/// equals the strict one only when `A` is in the prime-order subgroup.
 pub fn decode_public_key(b64: &str) -> Result<VerifyingKey, &'static str> {
     let raw = URL_SAFE_NO_PAD
         .decode(b64)

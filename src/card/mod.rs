@@ -24,6 +24,6 @@ pub use keyset::{KeyEntry, KeyId, KeySet, KeyStatus};
 pub use payload::{CardPayload, CardSerial, IdLastFour, MaskedName};
 pub use status::{CardState, SignedStatusList, StatusList, StatusListError};
 pub use verify::{
-    check_signatures, cli_verify, verify, verify_many, SignatureChecked, StatusSource, Verdict,
-    Verification,
+    check_signature, cli_verify, verify, SignatureChecked, StatusSource, Verdict, Verification,
+    VerifiedTexts,
 };

@@ -12,13 +12,12 @@ use crate::card::keyset::{KeyEntry, KeySet, KeyStatus, ResolvedKey};
 use crate::card::payload::CardPayload;
 use crate::card::qr::{decode_text, SignedCard};
 use crate::card::status::{CardState, SignedStatusList, StatusListError, VerifiedStatusList};
-use batch::BatchKey;
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::Signature;
+pub use seen::VerifiedTexts;
 use serde::{Deserialize, Serialize};
 
-pub mod batch;
-mod strict;
+mod seen;
 
 /// The answer about one card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,43 +133,10 @@ impl Verification {
 /// Verifies one scanned QR text against a key set and a revocation state on a date (the
 /// local date at the desk).
 pub fn verify(text: &str, keys: &KeySet, status: StatusSource<'_>, on: NaiveDate) -> Verification {
-    let (card, key) = match decode_and_resolve(text, keys) {
-        Ok(found) => found,
-        Err((verdict, detail)) => return Verification::bare(verdict, detail),
-    };
-    if key
-        .key
-        .verify_strict(&card.message, &Signature::from_bytes(&card.signature))
-        .is_err()
-    {
-        return Verification::bare(Verdict::BadSignature, "the signature does not verify");
+    match check_signature(text, keys) {
+        Ok(card) => card.judge(status, on),
+        Err(v) => *v,
     }
-    judge(&card.payload, key.entry, status, on)
-}
-
-/// Verifies many texts, checking the good signatures in batches per key (about 3× cheaper per
-/// signature) while giving the verdicts of [`verify`].
-///
-/// `status` maps a decoded payload to its revocation state (e.g. from a map the caller filled
-/// from the database after [`decode_text`]). Only signatures that pass the strict pre-checks
-/// of `strict::batchable` go into a batch; a failed batch falls back to one strict check per
-/// card to find the bad ones. The one difference from [`verify`]: signatures whose nonce `R`
-/// has a torsion component, which only a holder of the secret key can make on purpose, can pass
-/// a batch when two or more of them cancel out in it; `LAYOUT.md` § "Batch verification"
-/// explains why that is accepted. Use [`verify`] where that matters more than throughput.
-pub fn verify_many<'s>(
-    texts: &[&str],
-    keys: &KeySet,
-    status: impl Fn(&CardPayload) -> StatusSource<'s>,
-    on: NaiveDate,
-) -> Vec<Verification> {
-    check_signatures(texts, keys)
-        .into_iter()
-        .map(|checked| match checked {
-            Ok(card) => card.judge(status(card.payload()), on),
-            Err(verdict) => *verdict,
-        })
-        .collect()
 }
 
 /// A card whose signature is good, not yet judged against its revocation state and dates.
@@ -192,79 +158,32 @@ impl SignatureChecked {
     }
 }
 
-/// The first half of [`verify_many`]: decodes every text and checks the signatures in batches.
-/// The caller then judges each good card with its state, e.g. after reading the states in the
-/// same transaction that records the verification.
-pub fn check_signatures(
-    texts: &[&str],
-    keys: &KeySet,
-) -> Vec<Result<SignatureChecked, Box<Verification>>> {
-    const BATCH: usize = 256;
-    let decoded: Vec<_> = texts.iter().map(|t| decode_and_resolve(t, keys)).collect();
-    let mut sig_ok = vec![false; texts.len()];
-    // Batches per key: one key signs nearly every card, so a batch is nearly always the whole
-    // lot. A lone signature gains nothing from a batch and goes to the strict check directly.
-    let mut by_key: Vec<(&BatchKey, Vec<usize>)> = Vec::new();
-    for (i, d) in decoded.iter().enumerate() {
-        if let Ok((card, key)) = d {
-            if strict::batchable(&card.signature) {
-                match by_key
-                    .iter_mut()
-                    .find(|(k, _)| k.encoded() == key.batch.encoded())
-                {
-                    Some((_, members)) => members.push(i),
-                    None => by_key.push((&key.batch, vec![i])),
-                }
-            }
-        }
+/// The first half of [`verify`]: decodes the text, resolves its key and checks its signature
+/// with `verify_strict`. The caller then judges the card with its state, e.g. after reading the
+/// state in the same transaction that records the verification.
+pub fn check_signature(text: &str, keys: &KeySet) -> Result<SignatureChecked, Box<Verification>> {
+    let (card, key) =
+        decode_and_resolve(text, keys).map_err(|(v, d)| Box::new(Verification::bare(v, d)))?;
+    if key
+        .key
+        .verify_strict(&card.message, &Signature::from_bytes(&card.signature))
+        .is_err()
+    {
+        return Err(Box::new(Verification::bare(
+            Verdict::BadSignature,
+            "the signature does not verify",
+        )));
     }
-    let mut rng = rand::thread_rng();
-    for (key, members) in by_key {
-        for chunk in members.chunks(BATCH).filter(|c| c.len() > 1) {
-            let items: Vec<(&[u8], &[u8; 64])> = chunk
-                .iter()
-                .filter_map(|&i| decoded[i].as_ref().ok())
-                .map(|(card, _)| (card.message.as_slice(), &card.signature))
-                .collect();
-            if batch::verify_all(key, &items, &mut rng) {
-                for &i in chunk {
-                    sig_ok[i] = true;
-                }
-            }
-        }
-    }
-    decoded
-        .into_iter()
-        .zip(sig_ok)
-        .map(|(d, batch_ok)| match d {
-            Err((verdict, detail)) => Err(Box::new(Verification::bare(verdict, detail))),
-            Ok((card, key)) => {
-                let good = batch_ok
-                    || key
-                        .key
-                        .verify_strict(&card.message, &Signature::from_bytes(&card.signature))
-                        .is_ok();
-                if good {
-                    Ok(SignatureChecked {
-                        payload: card.payload,
-                        entry: key.entry.clone(),
-                    })
-                } else {
-                    Err(Box::new(Verification::bare(
-                        Verdict::BadSignature,
-                        "the signature does not verify",
-                    )))
-                }
-            }
-        })
-        .collect()
+    Ok(SignatureChecked {
+        payload: card.payload,
+        entry: key.entry.clone(),
+    })
 }
 
 fn decode_and_resolve<'k>(
     text: &str,
     keys: &'k KeySet,
 ) -> Result<(SignedCard, ResolvedKey<'k>), (Verdict, String)> {
-    // A small error type keeps the Ok path cheap to move around in verify_many.
     let card = decode_text(text).map_err(|e| (Verdict::Malformed, e.to_string()))?;
     let resolved = keys.resolve(&card.payload.key_id).ok_or_else(|| {
         (
