@@ -12,4 +12,5 @@ pub mod error;
 pub mod http;
 pub mod register;
 pub mod rules;
+pub mod service;
 pub mod time;

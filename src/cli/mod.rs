@@ -173,7 +173,7 @@ async fn demo(db: &Db, addr: Option<std::net::SocketAddr>, households: u32) -> a
         .is_empty()
     {
         let text = include_str!("../../rules/demo/continuation-demo.toml");
-        crate::db::rules::load(db, "rules/demo/continuation-demo.toml (DEMO)", text, None)
+        crate::service::rules::load(db, "rules/demo/continuation-demo.toml (DEMO)", text, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }

@@ -1,18 +1,18 @@
 //! Cards and their lifecycle: issue (only to members entitled to `green_channel`), reissue,
-//! suspend, reinstate, revoke, and the automatic suspension or revocation when the register
-//! changes so that a member is no longer entitled.
+//! suspend, reinstate, revoke, and the automatic suspension when the register changes so that a
+//! member is no longer entitled (the office then confirms or undoes it).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::households::{self, HouseholdRecord};
-use super::Db;
+use super::{Db, Tx};
 use crate::card::pdf::CardRenderer;
 use crate::card::qr::{self, CardRequest};
 use crate::card::{CardSigner, CardState};
 use crate::error::{AppError, Result};
-use crate::on_db;
 use crate::rules::{evaluate, Code, Evaluation, RuleBook, Status};
+use crate::{on_db, on_tx};
 
 /// A card as the office sees it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -299,54 +299,57 @@ pub async fn change_state(
     get_by_id(db, card.card_id).await
 }
 
-/// After a household file changed: suspends or revokes the current cards of members no longer
-/// entitled to `green_channel`, recording why. Returns the cards changed.
+/// After a household file changed, inside the transaction that changed it: suspends the
+/// current cards of members no longer entitled to `green_channel`, recording why. Never
+/// revokes: an automatic change waits for the office to confirm it (revoke) or undo it
+/// (reinstate), so one mistaken edit cannot end a family's cards for good. Never moves a card
+/// backwards either: only a card still `active` when the update runs is suspended. Returns the
+/// cards suspended.
 pub async fn reconcile(
-    db: &Db,
+    tx: &mut Tx,
     book: &RuleBook,
     record: &HouseholdRecord,
     today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<Vec<CardRecord>> {
     let Ok(ev) = evaluate(book, &record.facts(), today) else {
         // No rule set in force: cards stop at their expiry, capped by the rule set's window.
         return Ok(Vec::new());
     };
-    let mut changed = Vec::new();
+    let mut suspended = Vec::new();
+    let sql = format!(
+        "update card set state = 'suspended', state_reason = $2, state_changed_at = $3
+          where member_id = $1 and state = 'active' returning {CARD_COLUMNS}"
+    );
     for m in &record.members {
         if green_channel_granted(&ev, m.member_id) {
             continue;
         }
-        let Some(card) = current_card(db, m.member_id).await? else {
-            continue;
-        };
         let why = format!("自动 / automatic: {}", why_not(&ev, m.member_id));
-        // A death or a household that is no longer a special family is final; anything else
-        // (e.g. missing data) only suspends the card while the office looks.
-        let action = if m.died_on.is_some() || !ev.eligible {
-            Action::Revoke
-        } else {
-            Action::Suspend
-        };
-        if action == Action::Suspend && card.state == "suspended" {
-            continue;
-        }
-        let (to, verb) = if action == Action::Revoke {
-            ("revoked", "revoked")
-        } else {
-            ("suspended", "suspended")
-        };
-        let now = Utc::now();
-        on_db!(db, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("update card set state = $2, state_reason = $3, state_changed_at = $4 where card_id = $1")
-                .bind(card.card_id).bind(to).bind(&why).bind(now).execute(&mut *tx).await?;
-            sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, null, $3, $4, true)")
-                .bind(card.card_id).bind(now).bind(verb).bind(&why).execute(&mut *tx).await?;
-            tx.commit().await?;
+        let card: Option<CardRecord> = on_tx!(tx, c => {
+            let card: Option<CardRecord> = sqlx::query_as(&sql)
+                .bind(m.member_id).bind(&why).bind(now).fetch_optional(&mut *c).await?;
+            if let Some(card) = &card {
+                sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, null, 'suspended', $3, true)")
+                    .bind(card.card_id).bind(now).bind(&why).execute(&mut *c).await?;
+            }
+            card
         });
-        changed.push(get_by_id(db, card.card_id).await?);
+        suspended.extend(card);
     }
-    Ok(changed)
+    Ok(suspended)
+}
+
+/// Cards suspended automatically after a register change and not yet confirmed (revoked) or
+/// undone (reinstated) by the office, oldest first.
+pub async fn awaiting_confirmation(db: &Db) -> Result<Vec<CardRecord>> {
+    let sql = format!(
+        "select {CARD_COLUMNS} from card c where c.state = 'suspended' and (
+            select e.automatic from card_event e where e.card_id = c.card_id
+             order by e.card_event_id desc limit 1)
+          order by c.state_changed_at, c.card_id"
+    );
+    Ok(on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?)
 }
 
 /// The state of every card that is not plainly valid, for the status list.

@@ -3,13 +3,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Db;
+use super::{Db, Tx};
 use crate::error::{AppError, Result};
-use crate::on_db;
 use crate::register::{
     mask, validate_household, Area, Child, Contact, FieldError, HouseholdInput, IdNumber,
     PensionInput, Role, SelfCare, Sex,
 };
+use crate::{on_db, on_tx};
 
 /// A household file as stored, with its members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -493,34 +493,20 @@ pub async fn list(
         .bind(township).bind(after).bind(limit).fetch_all(p).await)?)
 }
 
-/// Replaces a household file (members matched by role), checking the expected version, and
-/// appends the new state to its history, in one transaction.
+/// Replaces a household file (members matched by role) inside `tx`, checking the expected
+/// version, and appends the new state to its history. The input is validated by the caller
+/// (`service::register`).
 pub async fn update(
-    db: &Db,
+    tx: &mut Tx,
     id: i64,
     expected_version: i32,
     input: &HouseholdInput,
     account_id: Option<i64>,
     reason: &str,
-    today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<HouseholdRecord> {
-    if reason.trim().is_empty() {
-        return Err(AppError::field(
-            "reason",
-            "修改须说明原因 / a change must say why",
-        ));
-    }
-    let mut errors = validate_household(input, today);
-    if errors.is_empty() {
-        errors = check_against_db(db, input, Some(id)).await?;
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let now = Utc::now();
     let v = HouseholdValues::of(input);
-    let record = on_db!(db, p => {
-        let mut tx = p.begin().await?;
+    let record = on_tx!(tx, tx => {
         let n = sqlx::query(
             "update household set township_id = $1, community_id = $2, address = $3,
                 hukou_in_district = $4, area = $5, child_status = $6, child_died_on = $7,
@@ -585,7 +571,6 @@ pub async fn update(
             .bind(id).bind(record.version).bind(now).bind(account_id).bind(reason.trim())
             .bind(serde_json::to_string(&record).map_err(anyhow::Error::from)?)
             .execute(&mut *tx).await?;
-        tx.commit().await?;
         record
     });
     Ok(record)

@@ -9,6 +9,9 @@ pub mod households;
 pub mod import;
 pub mod places;
 pub mod rules;
+pub mod tx;
+
+pub use tx::Tx;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::str::FromStr;

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/cards", get(list))
         .route("/cards/batch", post(issue_batch))
         .route("/cards/reconcile", post(reconcile_all))
+        .route("/cards/awaiting-confirmation", get(awaiting_confirmation))
         .route("/cards/sheet.pdf", post(sheet))
         .route("/cards/{serial}", get(read))
         .route("/cards/{serial}/pdf", get(pdf))
@@ -200,6 +201,32 @@ async fn holder_name(s: &AppState, card: &CardRecord) -> Result<String> {
         .ok_or(AppError::NotFound("member"))
 }
 
+/// One card, or A4 sheets of ten.
+enum Layout {
+    Card,
+    Sheet,
+}
+
+/// Renders cards (each with its holder's name) on the blocking pool: a sheet of a thousand
+/// cards takes seconds of CPU, which must not be taken from the async workers answering desks.
+async fn print(s: &AppState, layout: Layout, cards: Vec<(CardRecord, String)>) -> Result<Vec<u8>> {
+    let service = s.cards.clone().ok_or(AppError::Unavailable)?;
+    tokio::task::spawn_blocking(move || {
+        let renderer = service.renderer()?;
+        let faces = cards
+            .iter()
+            .map(|(c, n)| face(c, n))
+            .collect::<Result<Vec<_>>>()?;
+        match (layout, faces.first()) {
+            (Layout::Card, Some(one)) => renderer.render_card(one),
+            _ => renderer.render_sheet(&faces),
+        }
+        .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("printing stopped: {e}")))?
+}
+
 fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
     (
         [
@@ -227,12 +254,9 @@ async fn pdf(
         ));
     }
     let name = holder_name(&s, &card).await?;
-    let bytes = s
-        .card_service()?
-        .renderer()?
-        .render_card(&face(&card, &name)?)
-        .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
-    Ok(pdf_response(bytes, &format!("card-{}.pdf", card.serial)))
+    let file = format!("card-{}.pdf", card.serial);
+    let bytes = print(&s, Layout::Card, vec![(card, name)]).await?;
+    Ok(pdf_response(bytes, &file))
 }
 
 #[derive(Deserialize)]
@@ -265,15 +289,7 @@ async fn sheet(
         let name = holder_name(&s, &card).await?;
         cards_and_names.push((card, name));
     }
-    let faces = cards_and_names
-        .iter()
-        .map(|(c, n)| face(c, n))
-        .collect::<Result<Vec<_>>>()?;
-    let bytes = s
-        .card_service()?
-        .renderer()?
-        .render_sheet(&faces)
-        .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
+    let bytes = print(&s, Layout::Sheet, cards_and_names).await?;
     Ok(pdf_response(bytes, "cards.pdf"))
 }
 
@@ -407,13 +423,22 @@ async fn reissue(
     Ok((StatusCode::CREATED, Json(card)))
 }
 
+/// Cards the service suspended after a register change, for the office to confirm (revoke) or
+/// undo (reinstate).
+async fn awaiting_confirmation(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+) -> Result<Json<Vec<CardRecord>>> {
+    Ok(Json(cards::awaiting_confirmation(&s.db).await?))
+}
+
 #[derive(Serialize)]
 struct Reconciled {
     changed: Vec<CardRecord>,
 }
 
-/// Re-checks every household against the rules and suspends or revokes the cards of members no
-/// longer entitled (also done after every change to a file).
+/// Re-checks every household against the rules and suspends the cards of members no longer
+/// entitled (also done in the transaction of every change to a file), one household at a time.
 async fn reconcile_all(
     _: Staff<OfficeOnly>,
     State(s): State<AppState>,
@@ -421,7 +446,7 @@ async fn reconcile_all(
     let book = s.rule_book().await?;
     let mut changed = Vec::new();
     for h in households::all_records(&s.db, None).await? {
-        changed.extend(cards::reconcile(&s.db, &book, &h, today()).await?);
+        changed.extend(crate::service::register::reconcile(&s.db, &book, &h, today()).await?);
     }
     Ok(Json(Reconciled { changed }))
 }

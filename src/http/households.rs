@@ -13,6 +13,7 @@ use crate::auth::{Caller, StaffRole};
 use crate::db::households::{self, ChangeEntry, HouseholdRecord, HouseholdSummary};
 use crate::error::{AppError, Result};
 use crate::register::HouseholdInput;
+use crate::service::register;
 use crate::time::{end_of_day, today};
 
 pub fn router() -> Router<AppState> {
@@ -137,21 +138,18 @@ async fn update(
             "township staff cannot move a file to another township".into(),
         ));
     }
-    let record = households::update(
-        &s.db,
-        id,
-        body.version,
-        &body.household,
-        Some(caller.account_id),
-        &body.reason,
-        today(),
-    )
-    .await?;
-    // Cards of members no longer entitled are suspended or revoked at once, with the reason.
-    if s.cards.is_some() {
-        let book = s.rule_book().await?;
-        crate::db::cards::reconcile(&s.db, &book, &record, today()).await?;
-    }
+    // The file and the cards it suspends (members no longer entitled) land together.
+    let book = s.rule_book().await?;
+    let change = register::Change {
+        household_id: id,
+        expected_version: body.version,
+        input: &body.household,
+        account_id: Some(caller.account_id),
+        reason: &body.reason,
+    };
+    let record = register::change_household(&s.db, &book, change, today())
+        .await?
+        .record;
     Ok(Json(record))
 }
 

@@ -108,7 +108,7 @@ async fn load_rules(
 ) -> Result<(StatusCode, Json<rule_docs::RuleDocument>)> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::bad_request("bad_rule_set", "the rule set is not UTF-8"))?;
-    let doc = rule_docs::load(&s.db, &q.name, text, Some(caller.account_id)).await?;
+    let doc = crate::service::rules::load(&s.db, &q.name, text, Some(caller.account_id)).await?;
     Ok((StatusCode::CREATED, Json(doc)))
 }
 

@@ -97,23 +97,104 @@ both! {
 }
 
 both! {
-    async fn cards_follow_the_register_automatically(app) {
+    async fn a_register_change_suspends_cards_and_the_office_confirms_or_undoes_it(app) {
+        let (h, mother) = family(&app).await;
+        let father = h["members"][1]["member_id"].as_i64().unwrap();
+        let card = issue(&app, mother).await;
+        let other = issue(&app, father).await;
+        let mut changed = bereaved_household();
+        changed["other_child_since"] = json!(true);
+        let id = h["household_id"].as_i64().unwrap();
+        let res = app.put(&format!("/api/v1/households/{id}"), &app.township, &json!({"version": 1, "reason": "收养子女", "household": changed})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        // Suspended, not revoked: one mistaken township edit must not end a family's cards.
+        let serial = card["serial"].as_str().unwrap();
+        let view = app.get(&format!("/api/v1/cards/{serial}"), &app.office).await;
+        assert_eq!(view.body["state"], "suspended", "{}", view.body);
+        let last = view.body["events"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["automatic"], true);
+        assert!(last["reason"].as_str().unwrap().starts_with("自动 / automatic"), "{last}");
+        let waiting = app.get("/api/v1/cards/awaiting-confirmation", &app.office).await;
+        let serials: Vec<&str> = waiting.body.as_array().unwrap().iter().map(|c| c["serial"].as_str().unwrap()).collect();
+        assert_eq!(serials.len(), 2, "{}", waiting.body);
+        assert!(serials.contains(&serial));
+        // The office confirms one (revoke) and undoes the other (reinstate): neither waits now.
+        let res = app.post(&format!("/api/v1/cards/{serial}/revoke"), &app.office, &json!({"reason": "another_child"})).await;
+        assert_eq!(res.body["state"], "revoked", "{}", res.body);
+        let other_serial = other["serial"].as_str().unwrap();
+        let res = app.post(&format!("/api/v1/cards/{other_serial}/reinstate"), &app.office, &json!({"reason": "误录，已更正"})).await;
+        assert_eq!(res.body["state"], "active", "{}", res.body);
+        assert_eq!(app.get("/api/v1/cards/awaiting-confirmation", &app.office).await.body, json!([]));
+        // Only the office sees that list.
+        app.get("/api/v1/cards/awaiting-confirmation", &app.township).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        // And nobody in a household that is not a special family gets a card.
+        let res = app.post(&format!("/api/v1/members/{mother}/cards"), &app.office, &json!({})).await;
+        res.assert_problem(StatusCode::CONFLICT, "not_entitled");
+    }
+}
+
+both! {
+    async fn a_revoked_card_stays_revoked_when_the_register_changes(app) {
         let (h, mother) = family(&app).await;
         let card = issue(&app, mother).await;
+        let serial = card["serial"].as_str().unwrap();
+        let res = app.post(&format!("/api/v1/cards/{serial}/revoke"), &app.office, &json!({"reason": "lost"})).await;
+        assert_eq!(res.body["state"], "revoked", "{}", res.body);
         let mut changed = bereaved_household();
         changed["other_child_since"] = json!(true);
         let id = h["household_id"].as_i64().unwrap();
         let res = app.put(&format!("/api/v1/households/{id}"), &app.office, &json!({"version": 1, "reason": "收养子女", "household": changed})).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let view = app.get(&format!("/api/v1/cards/{serial}"), &app.office).await;
+        assert_eq!(view.body["state"], "revoked", "{}", view.body);
+        assert_eq!(view.body["events"].as_array().unwrap().len(), 2, "issued and revoked, nothing after: {}", view.body);
+    }
+}
+
+both! {
+    async fn a_household_change_whose_card_change_fails_changes_nothing(app) {
+        let (h, mother) = family(&app).await;
+        let card = issue(&app, mother).await;
+        // The card change fails inside the database, as a full disk or a lost connection would.
+        fail_card_events(&app, true).await;
+        let mut changed = bereaved_household();
+        changed["other_child_since"] = json!(true);
+        changed["address"] = json!("丝绸路14号");
+        let id = h["household_id"].as_i64().unwrap();
+        let path = format!("/api/v1/households/{id}");
+        let res = app.put(&path, &app.office, &json!({"version": 1, "reason": "收养子女", "household": changed})).await;
+        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", res.body);
+        // Neither the file nor its history nor the card changed.
+        let now = app.get(&path, &app.office).await.body;
+        assert_eq!((now["version"].as_i64(), now["address"].as_str()), (Some(1), Some("丝绸路12号")), "{now}");
+        assert_eq!(now["other_child_since"], false);
+        assert_eq!(app.get(&format!("{path}/history"), &app.office).await.body.as_array().map(Vec::len), Some(1));
         let view = app.get(&format!("/api/v1/cards/{}", card["serial"].as_str().unwrap()), &app.office).await;
-        assert_eq!(view.body["state"], "revoked");
-        let last = view.body["events"].as_array().unwrap().last().unwrap().clone();
-        assert_eq!(last["automatic"], true);
-        assert!(last["reason"].as_str().unwrap().starts_with("自动 / automatic"), "{last}");
-        // And nobody in a household that is not a special family gets a card.
-        let father = h["members"][1]["member_id"].as_i64().unwrap();
-        let res = app.post(&format!("/api/v1/members/{father}/cards"), &app.office, &json!({})).await;
-        res.assert_problem(StatusCode::CONFLICT, "not_entitled");
+        assert_eq!(view.body["state"], "active", "{}", view.body);
+        // Once the database is well again, the same change (same version) lands whole.
+        fail_card_events(&app, false).await;
+        let res = app.put(&path, &app.office, &json!({"version": 1, "reason": "收养子女", "household": changed})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let view = app.get(&format!("/api/v1/cards/{}", card["serial"].as_str().unwrap()), &app.office).await;
+        assert_eq!(view.body["state"], "suspended", "{}", view.body);
+    }
+}
+
+/// Makes every insert into `card_event` fail (or stop failing), with a trigger.
+async fn fail_card_events(app: &TestApp, fail: bool) {
+    use greenchannel::db::Db;
+    let statements: &[&str] = match (&app.db, fail) {
+        (Db::Sqlite(_), true) => &["create trigger fail_card_event before insert on card_event begin select raise(abort, 'injected failure'); end"],
+        (Db::Sqlite(_), false) => &["drop trigger fail_card_event"],
+        (Db::Postgres(_), true) => &[
+            "create function fail_card_event() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$",
+            "create trigger fail_card_event before insert on card_event for each row execute function fail_card_event()",
+        ],
+        (Db::Postgres(_), false) => &["drop trigger fail_card_event on card_event", "drop function fail_card_event()"],
+    };
+    for sql in statements {
+        greenchannel::on_db!(&app.db, p => sqlx::query(sql).execute(p).await.map(|_| ()))
+            .expect(sql);
     }
 }
 

@@ -31,6 +31,7 @@ both! {
             "/households/{id}/entitlements", "/rules", "/rules/eval", "/rules/changes",
             "/disbursements", "/disbursements/{id}", "/disbursements/{id}/approve", "/disbursements/{id}/csv",
             "/keys", "/status-list", "/cards", "/members/{id}/cards", "/cards/batch", "/cards/reconcile",
+            "/cards/awaiting-confirmation",
             "/cards/sheet.pdf", "/cards/{serial}", "/cards/{serial}/pdf", "/cards/{serial}/suspend",
             "/cards/{serial}/reinstate", "/cards/{serial}/revoke", "/cards/{serial}/reissue",
             "/verify", "/verify/recent", "/audit/verifications", "/audit/per-day", "/audit/copy-alerts",

@@ -15,8 +15,24 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The environment variable naming the PostgreSQL server the tests may create databases on.
+/// The environment variable naming the PostgreSQL server the tests may create databases on;
+/// `off` skips the PostgreSQL halves (loudly). CI never sets it to `off`.
 pub const PG_ENV: &str = "GREENCHANNEL_TEST_POSTGRES";
+/// The server used when [`PG_ENV`] is not set: the local one.
+pub const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The PostgreSQL server to test on, or `None` when the run opted out with `PG_ENV=off`.
+/// Without the variable the local server is used, so a missing server fails the run.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(PG_ENV) {
+        Ok(v) if v.eq_ignore_ascii_case("off") => {
+            eprintln!("\n*** SKIPPED: {PG_ENV}=off, so this PostgreSQL test did NOT run ***\n");
+            None
+        }
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => Some(PG_DEFAULT.to_owned()),
+    }
+}
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,16 +99,17 @@ impl TestApp {
         Self::with_db(db, Backend::Sqlite, Guard::Sqlite(dir)).await
     }
 
-    /// On a fresh PostgreSQL database, or `None` (with a note) when no server is configured.
+    /// On a fresh PostgreSQL database, or `None` (said loudly) when the run opted out.
+    /// An unreachable server fails the test.
     pub async fn postgres() -> Option<TestApp> {
-        let Ok(admin_url) = std::env::var(PG_ENV) else {
-            eprintln!("skipped: {PG_ENV} is not set, so this PostgreSQL test did not run");
-            return None;
-        };
+        let admin_url = postgres_url()?;
         let name = format!("gc_test_{}", hex_id());
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .expect("PostgreSQL from GREENCHANNEL_TEST_POSTGRES answers");
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {admin_url} does not answer ({e}); start it, or set {PG_ENV}=off \
+                 to skip the PostgreSQL halves"
+            )
+        });
         sqlx::query(&format!("create database {name}"))
             .execute(&admin)
             .await
@@ -331,7 +348,7 @@ pub async fn continue_rules_to_today(app: &TestApp) {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/demo/continuation-demo.toml"),
     )
     .expect("demo continuation");
-    greenchannel::db::rules::load(&app.db, "continuation-demo.toml", &text, None)
+    greenchannel::service::rules::load(&app.db, "continuation-demo.toml", &text, None)
         .await
         .expect("continuation loads");
 }

@@ -1,5 +1,6 @@
-//! The integration tests: every test body runs on SQLite and on PostgreSQL (when
-//! `GREENCHANNEL_TEST_POSTGRES` names a server; otherwise the PostgreSQL half says it skipped).
+//! The integration tests: every test body runs on SQLite and on PostgreSQL (the server
+//! `GREENCHANNEL_TEST_POSTGRES` names, by default the local one; an unreachable server fails the
+//! run, and only `GREENCHANNEL_TEST_POSTGRES=off` skips the PostgreSQL halves, loudly).
 
 mod helpers;
 

@@ -111,3 +111,31 @@ both! {
         assert!(gained.contains(&"annual_checkup") && gained.contains(&"commercial_insurance"), "{gained:?}");
     }
 }
+
+both! {
+    async fn two_overlapping_rule_sets_loaded_at_once_exactly_one_lands(app) {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/demo/continuation-demo.toml"),
+        )
+        .expect("demo continuation");
+        let load = |path: &'static str| {
+            app.call(
+                Method::POST,
+                path,
+                Some(&app.office),
+                Some(Body::from(text.clone())),
+                Some("application/toml"),
+            )
+        };
+        let (a, b) = tokio::join!(load("/api/v1/rules?name=a.toml"), load("/api/v1/rules?name=b.toml"));
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::CREATED, StatusCode::BAD_REQUEST], "{} / {}", a.body, b.body);
+        let refused = if a.status == StatusCode::CREATED { b } else { a };
+        refused.assert_problem(StatusCode::BAD_REQUEST, "bad_rule_set");
+        // The book still builds: every endpoint that needs the rules answers.
+        let res = app.get("/api/v1/rules", &app.office).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.body["documents"].as_array().map(Vec::len), Some(1), "{}", res.body);
+    }
+}

@@ -1,0 +1,6 @@
+//! Policy that spans the domain and the database, one module per area: each user action is one
+//! transaction ([`crate::db::Tx`]) that lands whole or not at all. Handlers and the command line
+//! call these; `db/` below them only stores and reads.
+
+pub mod register;
+pub mod rules;
