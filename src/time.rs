@@ -5,7 +5,13 @@ use chrono_tz::Asia::Shanghai;
 
 /// Today's date in Zhoucun.
 pub fn today() -> NaiveDate {
-    Utc::now().with_timezone(&Shanghai).date_naive()
+    date_of(Utc::now())
+}
+
+/// The district calendar date of an instant: before 08:00 Beijing time it is still the UTC
+/// date's next day there, never the UTC date.
+pub fn date_of(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&Shanghai).date_naive()
 }
 
 /// The last instant of a district calendar day, in UTC: "as of date X" means at the end of X.

@@ -128,7 +128,7 @@ impl KeyStore {
             .filter(|k| k.status == KeyStatus::Active)
         {
             key.status = KeyStatus::VerifyOnly;
-            key.signed_until = Some(now.date_naive());
+            key.signed_until = Some(crate::time::date_of(now));
         }
         let entry = self.new_key(rng, now, valid_days)?;
         set.keys.push(entry.clone());
@@ -235,7 +235,11 @@ impl KeyStore {
         file.write_all(key.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| CardError::io(&path, e))?;
-        let today = now.date_naive();
+        // The file's name is in the directory only once the directory is synced.
+        sync_dir(&self.dir)?;
+        // The district's date, not UTC's: a key made before 08:00 Beijing time is valid from
+        // that Beijing day, like the cards it signs.
+        let today = crate::time::date_of(now);
         let valid_until = today
             .checked_add_days(Days::new(valid_days))
             .ok_or_else(|| CardError::InvalidDates("key validity overflows".into()))?;
@@ -294,12 +298,26 @@ impl KeyStore {
     }
 
     fn save(&self, set: &KeySet) -> Result<(), CardError> {
-        // Write-then-rename so a crash never leaves a half-written key set.
+        // Write, fsync, rename, fsync the directory: after a crash or a power cut the key set
+        // is the old one or the new one, whole — never empty or half-written (the rename alone
+        // can reach the disk before the file's data does).
         let tmp = self.dir.join(format!("{META_FILE}.tmp"));
         let path = self.dir.join(META_FILE);
-        fs::write(&tmp, set.to_json()).map_err(|e| CardError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| CardError::io(&path, e))
+        let mut file = fs::File::create(&tmp).map_err(|e| CardError::io(&tmp, e))?;
+        file.write_all(set.to_json().as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| CardError::io(&tmp, e))?;
+        drop(file);
+        fs::rename(&tmp, &path).map_err(|e| CardError::io(&path, e))?;
+        sync_dir(&self.dir)
     }
+}
+
+/// Makes the directory's entries (a new or renamed file) durable.
+fn sync_dir(dir: &Path) -> Result<(), CardError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| CardError::io(dir, e))
 }
 
 #[cfg(test)]
@@ -335,6 +353,25 @@ mod tests {
     }
 
     #[test]
+    fn key_dates_are_beijing_dates() {
+        // 23:30 UTC on 1 January is 07:30 on 2 January in Zhoucun.
+        let early = DateTime::parse_from_rfc3339("2020-01-01T23:30:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .expect("fixed date");
+        let day = NaiveDate::from_ymd_opt(2020, 1, 2).expect("date");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = KeyStore::open(dir.path());
+        let first = store.generate(&mut OsRng, early, 3650).expect("generate");
+        assert_eq!(first.valid_from, day);
+        store.rotate(&mut OsRng, early, 3650).expect("rotate");
+        let set = store.key_set().expect("set");
+        assert_eq!(set.keys[0].signed_until, Some(day));
+        assert_eq!(set.keys[1].valid_from, day);
+        // And a card issued that Beijing day by the old key is still one it may sign.
+        assert!(set.keys[0].covers(day, day));
+    }
+
+    #[test]
     fn rotate_retire_and_compromise_change_status() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().expect("tempdir");
@@ -345,6 +382,7 @@ mod tests {
         let set = store.key_set().expect("set");
         assert_eq!(set.keys[0].status, KeyStatus::VerifyOnly);
         assert_eq!(set.keys[0].signed_until, Some(now().date_naive()));
+        assert_eq!(set.keys[0].valid_from, now().date_naive());
         store.retire(&first.key_id).expect("retire");
         assert!(!store.secret_path(&first.key_id).exists());
         let path = store.secret_path(&second.key_id);
