@@ -164,6 +164,21 @@ both! {
 }
 
 both! {
+    async fn scans_moved_to_another_day_are_named(app) {
+        let (_, card) = carded(&app).await;
+        let s = serve(&app).await;
+        for _ in 0..3 {
+            s.verify(&app.desk, card["qr_text"].as_str().unwrap()).await;
+        }
+        assert!(greenchannel::db::audit::check(&app.db).await.unwrap().first_bad.is_none());
+        // The per-day report reads `day`: moving scans there must not pass the check.
+        greenchannel::on_db!(&app.db, p => sqlx::query("update verification set day = '2019-01-01'").execute(p).await.map(|_| ())).unwrap();
+        let bad = greenchannel::db::audit::check(&app.db).await.unwrap().first_bad.expect("the move is found");
+        assert!(bad.problem.contains("another day"), "{}", bad.problem);
+    }
+}
+
+both! {
     async fn desks_see_only_their_facility_and_copies_are_flagged(app) {
         let (_, card) = carded(&app).await;
         let f = app.post("/api/v1/facilities", &app.office, &json!({"name": "王村镇卫生院", "kind": "township_health_centre", "level": 1, "township_id": "370306102"})).await;
