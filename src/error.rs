@@ -53,6 +53,9 @@ pub enum AppError {
     /// The service cannot take the request now (shutting down, database unreachable).
     #[error("service unavailable")]
     Unavailable,
+    /// Too much queued: the caller should retry after a moment (503 with `Retry-After`).
+    #[error("the service is busy; retry in a moment")]
+    Busy,
     /// A database failure we did not expect.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -99,6 +102,7 @@ impl AppError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::PrintingUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "printing_unavailable")
             }
@@ -176,6 +180,12 @@ impl IntoResponse for AppError {
                 // can quote the failing row (an ID number). The message alone names the problem.
                 tracing::error!(error = %self, "request failed");
                 problem(status, code, "internal error; it has been logged")
+            }
+            Self::Busy => {
+                let mut res = problem(status, code, &self.to_string());
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                res
             }
             other => problem(status, code, &other.to_string()),
         }

@@ -18,11 +18,16 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers, and the desk's pipeline (check stage and audit
+/// log) is running.
 async fn readyz(State(state): State<AppState>) -> Result<&'static str> {
     state.db.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "database not ready");
         AppError::Unavailable
     })?;
+    if state.verifier.as_ref().is_some_and(|v| !v.is_running()) {
+        tracing::error!("not ready: the desk's check stage or audit log has stopped");
+        return Err(AppError::Unavailable);
+    }
     Ok("ready")
 }

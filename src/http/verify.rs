@@ -1,5 +1,6 @@
-//! The registration desk: `POST /verify`, answered from batches of concurrent scans. Each batch
-//! has its signatures checked together (`check_signatures`), then goes to the audit log, which
+//! The registration desk: `POST /verify`, answered from batches of concurrent scans. Each scan
+//! has its signature checked exactly as `card verify` checks it (`verify_strict`, or a cache of
+//! texts that already passed it: [`VerifiedTexts`]); the batch then goes to the audit log, which
 //! reads its card states and writes its entries in one transaction with whatever else queued
 //! meanwhile; a desk gets its answer only once its entry is durable.
 
@@ -18,7 +19,7 @@ use super::AppState;
 use crate::auth::{Caller, StaffRole};
 use crate::card::qr::decode_text;
 use crate::card::{
-    check_signatures, CardState, KeySet, SignatureChecked, StatusSource, Verdict, Verification,
+    CardState, KeySet, SignatureChecked, StatusSource, Verdict, Verification, VerifiedTexts,
 };
 use crate::db::audit::{Append, AuditLog, Logged, NewEntry, Respond, Stopped};
 use crate::db::Db;
@@ -37,6 +38,12 @@ impl Policy for Verifiers {
 const VERIFY_BODY_LIMIT: usize = 4096;
 /// The most scans checked and logged together.
 const MAX_BATCH: usize = 256;
+/// How many scans may wait for the check stage before desks are told to retry (503 with
+/// `Retry-After`).
+const QUEUED_SCANS: usize = 4096;
+/// How many verified card texts the desk remembers (between this and twice this): a day's
+/// scans of a large hospital, about 200 bytes each.
+const VERIFIED_TEXTS: usize = 32_768;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -195,12 +202,12 @@ impl Verifier {
     pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> anyhow::Result<Self> {
         let log = AuditLog::start(&db, copy_window)?;
         let log_stopped = log.stopped();
-        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let (tx, rx) = mpsc::channel::<Job>(QUEUED_SCANS);
         let kinds = Arc::new(FacilityKinds::default());
         let stage = CheckStage {
             runtime: tokio::runtime::Handle::current(),
             db,
-            keys,
+            verified: VerifiedTexts::new(keys, VERIFIED_TEXTS),
             kinds: kinds.clone(),
             log,
         };
@@ -233,43 +240,40 @@ impl Verifier {
             .facility_id
             .ok_or_else(|| AppError::Forbidden("the account has no facility".into()))?;
         let (respond, answer) = oneshot::channel();
+        // A full queue means the log is behind: the desk is told to retry in a moment rather
+        // than the queue (and the server's memory) growing.
         self.jobs
-            .send(Job {
+            .try_send(Job {
                 text,
                 facility_id,
                 account_id: caller.account_id,
                 respond,
             })
-            .await
-            .map_err(|_| AppError::Unavailable)?;
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => AppError::Busy,
+                mpsc::error::TrySendError::Closed(_) => AppError::Unavailable,
+            })?;
         answer.await.map_err(|_| AppError::Unavailable)?
     }
-}
 
-fn fail_all(jobs: impl IntoIterator<Item = Job>, e: &AppError) {
-    tracing::error!(error = %e, "verification batch failed; nothing was logged");
-    for job in jobs {
-        let _ = job.respond.send(Err(AppError::Unavailable));
+    /// Whether the check stage and the audit log are running (for `/readyz`).
+    pub fn is_running(&self) -> bool {
+        !self.jobs.is_closed() && !self.log_stopped.has_stopped()
     }
 }
 
-/// The check stage: batches of scans, their signatures checked together, handed to the log.
+/// The check stage: batches of scans, each signature checked, handed to the log.
 struct CheckStage {
     runtime: tokio::runtime::Handle,
     db: Db,
-    keys: KeySet,
+    verified: VerifiedTexts,
     kinds: Arc<FacilityKinds>,
     log: AuditLog,
 }
 
-type CheckResult = (
-    std::result::Result<SignatureChecked, Box<Verification>>,
-    bool,
-);
-
 impl CheckStage {
     /// Runs until every [`Verifier`] handle is dropped.
-    fn run(self, mut rx: mpsc::Receiver<Job>) {
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -278,43 +282,45 @@ impl CheckStage {
                     Err(_) => break,
                 }
             }
-            match self.check(&jobs) {
-                Ok(results) => {
-                    let checked = jobs
-                        .into_iter()
-                        .zip(results)
-                        .map(|(job, (signature, designated))| Checked {
-                            job,
-                            signature,
-                            designated,
-                        })
-                        .collect();
-                    if self.log.submit(append(checked)).is_err() {
-                        tracing::error!("the audit log has stopped");
-                        return;
-                    }
-                }
-                Err(e) => fail_all(jobs, &e),
+            let checked = self.check(jobs);
+            if checked.is_empty() {
+                continue;
+            }
+            if self.log.submit(append(checked)).is_err() {
+                tracing::error!("the audit log has stopped; the desk's check stage stops too");
+                return;
             }
         }
     }
 
-    /// Signatures of a batch, checked together, and whether each desk's facility is a
-    /// designated one (read from the database only when not cached).
-    fn check(&self, jobs: &[Job]) -> Result<Vec<CheckResult>> {
-        let mut designated = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            let known = self.kinds.cached(j.facility_id);
-            designated.push(match known {
+    /// The signature of each scan of a batch, and whether each desk's facility is a
+    /// designated one (read from the database only when not cached). A scan whose facility
+    /// cannot be read is answered 503 alone; the rest of the batch goes on.
+    fn check(&mut self, jobs: Vec<Job>) -> Vec<Checked> {
+        let mut checked = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let designated = match self.kinds.cached(job.facility_id) {
                 Some(d) => d,
-                None => self
+                None => match self
                     .runtime
-                    .block_on(self.kinds.designated(&self.db, j.facility_id))?,
+                    .block_on(self.kinds.designated(&self.db, job.facility_id))
+                {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::error!(error = %e, facility_id = job.facility_id, "facility lookup failed; the scan was not logged");
+                        let _ = job.respond.send(Err(AppError::Unavailable));
+                        continue;
+                    }
+                },
+            };
+            let signature = self.verified.check(&job.text);
+            checked.push(Checked {
+                job,
+                signature,
+                designated,
             });
         }
-        let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
-        let checked = check_signatures(&texts, &self.keys);
-        Ok(checked.into_iter().zip(designated).collect())
+        checked
     }
 }
 

@@ -45,10 +45,15 @@ pub struct AuditLog {
 #[derive(Clone, Debug)]
 enum Queue {
     /// The SQLite writer thread.
-    Sqlite(std_mpsc::Sender<Append>),
+    Sqlite(std_mpsc::SyncSender<Append>),
     /// The PostgreSQL task.
-    Postgres(mpsc::UnboundedSender<Append>),
+    Postgres(mpsc::Sender<Append>),
 }
+
+/// How many batches may wait for the log. A full queue makes [`AuditLog::submit`] wait, which
+/// fills the desk's bounded queue in front of it, whose callers are then told to retry: memory
+/// stays bounded however fast scans arrive.
+const QUEUED_BATCHES: usize = 64;
 
 /// Resolves once the runner has stopped: every queued batch written and answered, and on SQLite
 /// the log's connection closed, so that closing the pool afterwards checkpoints the WAL.
@@ -56,6 +61,11 @@ enum Queue {
 pub struct Stopped(watch::Receiver<bool>);
 
 impl Stopped {
+    /// Whether the runner has stopped (or died).
+    pub fn has_stopped(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
+    }
+
     /// Waits for the runner to stop (at once if it already has, or if it died).
     pub async fn wait(mut self) {
         let _ = self.0.wait_for(|stopped| *stopped).await;
@@ -73,7 +83,7 @@ impl AuditLog {
                 Queue::Sqlite(start_sqlite(&path, copy_window, stop)?)
             }
             Db::Postgres(pool) => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
                 let pool = pool.clone();
                 tokio::spawn(async move {
                     run_postgres(pool, rx, copy_window).await;
@@ -85,11 +95,12 @@ impl AuditLog {
         Ok(Self { queue, stopped })
     }
 
-    /// Queues a batch. Fails only when the runner has stopped.
+    /// Queues a batch, waiting while the queue is full; call it from a thread outside the async
+    /// runtime (the desk's check stage). Fails only when the runner has stopped.
     pub fn submit(&self, append: Append) -> Result<(), AppError> {
         let sent = match &self.queue {
             Queue::Sqlite(tx) => tx.send(append).is_ok(),
-            Queue::Postgres(tx) => tx.send(append).is_ok(),
+            Queue::Postgres(tx) => tx.blocking_send(append).is_ok(),
         };
         sent.then_some(()).ok_or(AppError::Unavailable)
     }
@@ -105,7 +116,7 @@ fn start_sqlite(
     path: &Path,
     copy_window: chrono::Duration,
     stop: watch::Sender<bool>,
-) -> anyhow::Result<std_mpsc::Sender<Append>> {
+) -> anyhow::Result<std_mpsc::SyncSender<Append>> {
     if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
         anyhow::bail!("--database: the service needs an SQLite file, not an in-memory database");
     }
@@ -122,7 +133,7 @@ fn start_sqlite(
     conn.set_prepared_statement_cache_capacity(16);
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let (appends, queued) = std_mpsc::channel();
+    let (appends, queued) = std_mpsc::sync_channel(QUEUED_BATCHES);
     let (written, to_sync) = std_mpsc::channel();
     std::thread::Builder::new()
         .name("audit-writer".into())
@@ -208,7 +219,7 @@ fn flush(wal: &Path, file: &mut Option<std::fs::File>) -> std::io::Result<()> {
 
 async fn run_postgres(
     pool: PgPool,
-    mut queued: mpsc::UnboundedReceiver<Append>,
+    mut queued: mpsc::Receiver<Append>,
     copy_window: chrono::Duration,
 ) {
     let mut chain = Chain::new();
