@@ -131,6 +131,17 @@ pub enum KeysCommand {
     Compromise(KeyIdArgs),
 }
 
+impl KeysCommand {
+    /// The key folder the command works on.
+    pub fn keys_dir(&self) -> &std::path::Path {
+        match self {
+            Self::Generate(a) | Self::Rotate(a) => &a.keys_dir,
+            Self::Export { keys_dir, .. } => keys_dir,
+            Self::Retire(a) | Self::Compromise(a) => &a.keys_dir,
+        }
+    }
+}
+
 /// Options of `keys generate` and `keys rotate`.
 #[derive(Debug, Args)]
 pub struct KeysArgs {

@@ -50,6 +50,10 @@ pub enum AppError {
     /// Card printing is not set up (e.g. the font is not installed).
     #[error("{0}")]
     PrintingUnavailable(String),
+    /// This instance cannot sign cards or status lists (no active key, or its secret is not in
+    /// this instance's key folder).
+    #[error("{0}")]
+    SigningUnavailable(String),
     /// The service cannot take the request now (shutting down, database unreachable).
     #[error("service unavailable")]
     Unavailable,
@@ -106,6 +110,7 @@ impl AppError {
             Self::PrintingUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "printing_unavailable")
             }
+            Self::SigningUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "signing_unavailable"),
             Self::Database(e) if is_unique_violation(e) => (StatusCode::CONFLICT, "duplicate"),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -78,14 +78,47 @@ pub enum KeyStatus {
     Compromised,
 }
 
-impl fmt::Display for KeyStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl KeyStatus {
+    /// How final the status is: a key only ever moves to a more final one.
+    pub fn finality(self) -> u8 {
+        match self {
+            Self::Active => 0,
+            Self::VerifyOnly => 1,
+            Self::Retired => 2,
+            Self::Compromised => 3,
+        }
+    }
+
+    /// The stored name (`active`, `verify_only`, `retired`, `compromised`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Active => "active",
             Self::VerifyOnly => "verify_only",
             Self::Retired => "retired",
             Self::Compromised => "compromised",
-        })
+        }
+    }
+}
+
+impl std::str::FromStr for KeyStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Active,
+            Self::VerifyOnly,
+            Self::Retired,
+            Self::Compromised,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown key status '{s}'"))
+    }
+}
+
+impl fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -189,6 +222,38 @@ impl KeySet {
             }
         }
         Ok(set)
+    }
+
+    /// The union of two views of the key set (this instance's files and the shared database):
+    /// a key known to either is kept; a key known to both gets the more final status and the
+    /// earlier `signed_until`, so that no view can undo a rotation, retirement or compromise.
+    /// Keys are ordered by creation.
+    pub fn merge(&self, other: &KeySet) -> KeySet {
+        let mut keys = self.keys.clone();
+        for theirs in &other.keys {
+            match keys.iter_mut().find(|k| k.key_id == theirs.key_id) {
+                None => keys.push(theirs.clone()),
+                Some(ours) => {
+                    if theirs.status.finality() > ours.status.finality() {
+                        ours.status = theirs.status;
+                    }
+                    ours.signed_until = match (ours.signed_until, theirs.signed_until) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+        }
+        keys.sort_by(|a, b| a.created.cmp(&b.created).then(a.key_id.cmp(&b.key_id)));
+        KeySet::new(keys)
+    }
+
+    /// The key that signs: the newest active one.
+    pub fn active(&self) -> Option<&KeyEntry> {
+        self.keys
+            .iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .max_by_key(|k| k.created)
     }
 
     /// Serializes the key set as pretty JSON.

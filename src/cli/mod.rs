@@ -86,7 +86,22 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules(cmd) => offline::rules(cmd),
-        Command::Keys(cmd) => offline::keys(cmd),
+        Command::Keys(cmd) => {
+            // The folder learns the shared key set first (a key made on another instance can be
+            // retired here), and the change reaches every running instance after.
+            let db = Db::connect(&config.database, 2).await?;
+            let store = crate::card::KeyStore::open(cmd.keys_dir());
+            let sync = || async {
+                crate::service::keys::sync(&store, &db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            };
+            sync().await?;
+            let code = offline::keys(cmd)?;
+            sync().await?;
+            db.close().await;
+            Ok(code)
+        }
         Command::Card(CardCommand::IssueAll {
             keys_dir,
             card_template,
@@ -139,7 +154,7 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
         demo(&db, Some(addr), args.demo_households).await?;
     }
     tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
-    let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template)?;
+    let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template, &db).await?;
     let state = AppState::new(db.clone()).with_cards(cards)?;
     let verifier_stopped = state.verifier.as_ref().map(|v| v.stopped());
     serve(
@@ -232,11 +247,11 @@ async fn issue_all(
 ) -> anyhow::Result<ExitCode> {
     use crate::db::cards::{issue, members_without_card};
     let db = Db::connect(database, 4).await?;
-    let service = crate::http::CardService::open(keys_dir, template)?;
+    let service = crate::http::CardService::open(keys_dir, template, &db).await?;
     let (book, _) = crate::db::rules::book(&db)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let issuer = service.issuer(&book);
+    let issuer = service.issuer(&book).map_err(|e| anyhow::anyhow!("{e}"))?;
     let members = members_without_card(&db, &book, issuer.today)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,4 +1,5 @@
-//! Subcommands that need no database: rules evaluation, key management, offline card verification.
+//! Subcommands that need no database: rules evaluation, the key folder's part of key management,
+//! offline card verification.
 
 use std::path::Path;
 use std::process::ExitCode;

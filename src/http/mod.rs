@@ -28,7 +28,7 @@ use tokio::sync::RwLock;
 use tower_http::trace::TraceLayer;
 
 pub use callers::CallerCache;
-pub use card_service::{CardService, STATUS_LIST_VALIDITY_HOURS};
+pub use card_service::{CardService, KEY_REFRESH, STATUS_LIST_VALIDITY_HOURS};
 pub use openapi::SPEC as OPENAPI_SPEC;
 pub use verify::Verifier;
 
@@ -72,14 +72,29 @@ impl AppState {
         }
     }
 
-    /// The same state with cards (and the desk's verifier, with its audit writer).
+    /// The same state with cards (and the desk's verifier, with its audit writer), and a task
+    /// that reads the shared key set every [`card_service::KEY_REFRESH`] for as long as the
+    /// cards are in use. Call it inside the runtime.
     pub fn with_cards(mut self, cards: CardService) -> anyhow::Result<Self> {
         self.verifier = Some(Verifier::start(
             self.db.clone(),
-            cards.keys().clone(),
+            cards.watch_keys(),
             chrono::Duration::minutes(COPY_WINDOW_MINUTES),
         )?);
-        self.cards = Some(Arc::new(cards));
+        let cards = Arc::new(cards);
+        let (weak, db) = (Arc::downgrade(&cards), self.db.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(card_service::KEY_REFRESH);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(cards) = weak.upgrade() else { break };
+                if let Err(e) = cards.refresh(&db).await {
+                    tracing::error!(error = %e, "reading the shared key set failed; the keys in force stay");
+                }
+            }
+        });
+        self.cards = Some(cards);
         Ok(self)
     }
 

@@ -2,5 +2,6 @@
 //! transaction ([`crate::db::Tx`]) that lands whole or not at all. Handlers and the command line
 //! call these; `db/` below them only stores and reads.
 
+pub mod keys;
 pub mod register;
 pub mod rules;

@@ -65,7 +65,7 @@ enum Guard {
 }
 
 /// Holds the temporary key folder for as long as the app lives.
-struct KeysGuard(#[allow(dead_code)] tempfile::TempDir);
+struct KeysGuard(tempfile::TempDir);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -91,6 +91,11 @@ impl Drop for Guard {
 }
 
 impl TestApp {
+    /// The service's card-signing key folder.
+    pub fn keys_dir(&self) -> &std::path::Path {
+        self._keys.0.path()
+    }
+
     /// On a fresh SQLite file.
     pub async fn sqlite() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -159,7 +164,9 @@ impl TestApp {
         let keys = tempfile::tempdir().expect("keys dir");
         let template =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("card-templates/default.toml");
-        let cards = CardService::open(keys.path(), &template).expect("card service");
+        let cards = CardService::open(keys.path(), &template, &db)
+            .await
+            .expect("card service");
         let router = app(AppState::new(db.clone())
             .with_cards(cards)
             .expect("verifier"));

@@ -241,3 +241,85 @@ both! {
         res.assert_problem(axum::http::StatusCode::FORBIDDEN, "forbidden");
     }
 }
+
+/// Scans `qr` at the desk until the verdict is `want`, for at most three key refreshes.
+async fn verdict_becomes(s: &Served, app: &TestApp, qr: &str, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + greenchannel::http::KEY_REFRESH * 3;
+    loop {
+        let answer = s.verify(&app.desk, qr).await;
+        if answer["verdict"] == want {
+            return answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {answer} after three key refreshes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// What `greenchannel keys …` does to the service's key folder and database.
+async fn keys_command(app: &TestApp, change: impl FnOnce(&greenchannel::card::KeyStore)) {
+    let store = greenchannel::card::KeyStore::open(app.keys_dir());
+    greenchannel::service::keys::sync(&store, &app.db)
+        .await
+        .expect("sync before");
+    change(&store);
+    greenchannel::service::keys::sync(&store, &app.db)
+        .await
+        .expect("sync after");
+}
+
+both! {
+    async fn a_key_compromised_with_the_command_line_is_refused_by_the_running_service(app) {
+        let (h, card) = carded(&app).await;
+        let qr = card["qr_text"].as_str().unwrap();
+        let s = serve(&app).await;
+        assert_eq!(s.verify(&app.desk, qr).await["verdict"], "valid");
+        let id = greenchannel::card::KeyId::parse_hex(card["key_id"].as_str().unwrap()).unwrap();
+        keys_command(&app, |store| store.mark_compromised(&id).expect("compromise")).await;
+        verdict_becomes(&s, &app, qr, "key_compromised").await;
+        // The running service no longer signs with it: no card, no status list, and the public
+        // key set says so, for the offline desks too.
+        let father = h["members"][1]["member_id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/members/{father}/cards"), &app.office, &json!({})).await
+            .assert_problem(axum::http::StatusCode::SERVICE_UNAVAILABLE, "signing_unavailable");
+        app.get("/api/v1/status-list", &app.office).await
+            .assert_problem(axum::http::StatusCode::SERVICE_UNAVAILABLE, "signing_unavailable");
+        let keys = app.get("/api/v1/keys", &app.office).await.body;
+        assert_eq!(keys["keys"][0]["status"], "compromised", "{keys}");
+        // And its secret is gone from the folder.
+        assert!(!greenchannel::card::KeyStore::open(app.keys_dir()).secret_path(&id).exists());
+    }
+}
+
+both! {
+    async fn a_key_rotated_with_the_command_line_signs_the_next_cards(app) {
+        let (h, card) = carded(&app).await;
+        let qr = card["qr_text"].as_str().unwrap();
+        let s = serve(&app).await;
+        keys_command(&app, |store| {
+            store.rotate(&mut rand::rngs::OsRng, chrono::Utc::now(), 3650).expect("rotate");
+        }).await;
+        let father = h["members"][1]["member_id"].as_i64().unwrap();
+        let deadline = std::time::Instant::now() + greenchannel::http::KEY_REFRESH * 3;
+        let keys = loop {
+            let keys = app.get("/api/v1/keys", &app.office).await.body;
+            if keys["keys"].as_array().map(Vec::len) == Some(2) {
+                break keys;
+            }
+            assert!(std::time::Instant::now() < deadline, "the rotation did not arrive: {keys}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(keys["keys"][0]["status"], "verify_only", "{keys}");
+        let new = app.post(&format!("/api/v1/members/{father}/cards"), &app.office, &json!({})).await;
+        assert_eq!(new.status, axum::http::StatusCode::CREATED, "{}", new.body);
+        assert_eq!(new.body["key_id"], keys["keys"][1]["key_id"], "the new key signs");
+        // Both cards are valid at the desk, online and with the offline kit's copy of the keys.
+        assert_eq!(s.verify(&app.desk, qr).await["verdict"], "valid");
+        let new_qr = new.body["qr_text"].as_str().unwrap();
+        assert_eq!(verdict_becomes(&s, &app, new_qr, "valid").await["verdict"], "valid");
+        let (offline, _) = greenchannel::card::cli_verify(new_qr, &keys.to_string(), None, chrono::Utc::now(), greenchannel::time::today());
+        assert_eq!(offline["verdict"], "valid", "{offline}");
+    }
+}
