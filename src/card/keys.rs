@@ -154,11 +154,11 @@ impl KeyStore {
     /// The active signing key.
     pub fn signer(&self) -> Result<CardSigner, CardError> {
         let set = self.load()?;
-        let entry = set
-            .keys
-            .iter()
-            .find(|k| k.status == KeyStatus::Active)
-            .ok_or(CardError::NoActiveKey)?;
+        self.signer_for(set.active().ok_or(CardError::NoActiveKey)?)
+    }
+
+    /// The signer of a key of the set (e.g. the shared set's active key), from its secret here.
+    pub fn signer_for(&self, entry: &KeyEntry) -> Result<CardSigner, CardError> {
         let path = self.secret_path(&entry.key_id);
         let mut seed = [0u8; 32];
         let mut file = fs::File::open(&path).map_err(|e| CardError::io(&path, e))?;
@@ -191,6 +191,38 @@ impl KeyStore {
             key,
             entry: entry.clone(),
         })
+    }
+
+    /// Takes over a newer view of the key set (the merge of this folder's and the shared
+    /// database's): saves it, and deletes the secrets of keys that are now retired or
+    /// compromised. Nothing is written when the folder already says the same.
+    pub fn adopt(&self, set: &KeySet) -> Result<(), CardError> {
+        if self.load().ok().as_ref() == Some(set) {
+            return Ok(());
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| CardError::io(&self.dir, e))?;
+        self.save(set)?;
+        for k in &set.keys {
+            if matches!(k.status, KeyStatus::Retired | KeyStatus::Compromised) {
+                self.remove_secret(&k.key_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a key's secret, durably (the directory is synced, so it cannot come back after
+    /// a power cut).
+    fn remove_secret(&self, id: &KeyId) -> Result<(), CardError> {
+        let path = self.secret_path(id);
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(CardError::io(&path, e)),
+        }
     }
 
     /// The path of a key's secret file.
@@ -277,12 +309,7 @@ impl KeyStore {
         }
         key.status = to;
         self.save(&set)?;
-        let path = self.secret_path(id);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CardError::io(&path, e)),
-        }
+        self.remove_secret(id)
     }
 
     fn load(&self) -> Result<KeySet, CardError> {
@@ -301,7 +328,12 @@ impl KeyStore {
         // Write, fsync, rename, fsync the directory: after a crash or a power cut the key set
         // is the old one or the new one, whole — never empty or half-written (the rename alone
         // can reach the disk before the file's data does).
-        let tmp = self.dir.join(format!("{META_FILE}.tmp"));
+        // A name of its own: the service's refresh and a `keys` command may save at once.
+        let tmp = self.dir.join(format!(
+            "{META_FILE}.{}-{:08x}.tmp",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         let path = self.dir.join(META_FILE);
         let mut file = fs::File::create(&tmp).map_err(|e| CardError::io(&tmp, e))?;
         file.write_all(set.to_json().as_bytes())

@@ -119,9 +119,16 @@ pub enum MalformedError {
     StatusIndex,
 }
 
+/// The part of a scanned text that is the card: without the whitespace and byte-order marks a
+/// scanner or a copy-paste adds around it. Two scans are of the same card text exactly when
+/// this is equal.
+pub fn card_text(scanned: &str) -> &str {
+    scanned.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}
+
 /// Decodes a scanned QR text. Whitespace, CR/LF and a UTF-8 BOM around it are ignored.
 pub fn decode_text(scanned: &str) -> Result<SignedCard, MalformedError> {
-    let text = scanned.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let text = card_text(scanned);
     let body = text
         .strip_prefix(PREFIX)
         .ok_or(MalformedError::WrongPrefix)?;

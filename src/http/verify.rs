@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::extract::{Json, Policy, Query, Staff};
 use super::AppState;
@@ -199,7 +199,11 @@ struct Checked {
 impl Verifier {
     /// Starts the verifier over `db` with the public keys; copies are flagged when one card is
     /// verified at two facilities within `copy_window`.
-    pub fn start(db: Db, keys: KeySet, copy_window: chrono::Duration) -> anyhow::Result<Self> {
+    pub fn start(
+        db: Db,
+        keys: watch::Receiver<KeySet>,
+        copy_window: chrono::Duration,
+    ) -> anyhow::Result<Self> {
         let log = AuditLog::start(&db, copy_window)?;
         let log_stopped = log.stopped();
         let (tx, rx) = mpsc::channel::<Job>(QUEUED_SCANS);
@@ -207,7 +211,8 @@ impl Verifier {
         let stage = CheckStage {
             runtime: tokio::runtime::Handle::current(),
             db,
-            verified: VerifiedTexts::new(keys, VERIFIED_TEXTS),
+            verified: VerifiedTexts::new(keys.borrow().clone(), VERIFIED_TEXTS),
+            keys: keys.clone(),
             kinds: kinds.clone(),
             log,
         };
@@ -266,6 +271,8 @@ impl Verifier {
 struct CheckStage {
     runtime: tokio::runtime::Handle,
     db: Db,
+    /// The key set in force; a new one replaces the cache of verified texts.
+    keys: watch::Receiver<KeySet>,
     verified: VerifiedTexts,
     kinds: Arc<FacilityKinds>,
     log: AuditLog,
@@ -281,6 +288,10 @@ impl CheckStage {
                     Ok(j) => jobs.push(j),
                     Err(_) => break,
                 }
+            }
+            if self.keys.has_changed().unwrap_or(false) {
+                let keys = self.keys.borrow_and_update().clone();
+                self.verified = VerifiedTexts::new(keys, VERIFIED_TEXTS);
             }
             let checked = self.check(jobs);
             if checked.is_empty() {
@@ -298,20 +309,23 @@ impl CheckStage {
     /// cannot be read is answered 503 alone; the rest of the batch goes on.
     fn check(&mut self, jobs: Vec<Job>) -> Vec<Checked> {
         let mut checked = Vec::with_capacity(jobs.len());
+        // One lookup per facility per batch: a database that does not answer costs the batch
+        // one timeout, not one per scan.
+        let mut looked_up: HashMap<i64, std::result::Result<bool, ()>> = HashMap::new();
         for job in jobs {
             let designated = match self.kinds.cached(job.facility_id) {
-                Some(d) => d,
-                None => match self
-                    .runtime
-                    .block_on(self.kinds.designated(&self.db, job.facility_id))
-                {
-                    Ok(d) => d,
-                    Err(e) => {
-                        tracing::error!(error = %e, facility_id = job.facility_id, "facility lookup failed; the scan was not logged");
-                        let _ = job.respond.send(Err(AppError::Unavailable));
-                        continue;
-                    }
-                },
+                Some(d) => Ok(d),
+                None => *looked_up.entry(job.facility_id).or_insert_with(|| {
+                    self.runtime
+                        .block_on(self.kinds.designated(&self.db, job.facility_id))
+                        .map_err(|e| {
+                            tracing::error!(error = %e, facility_id = job.facility_id, "facility lookup failed; its scans were not logged");
+                        })
+                }),
+            };
+            let Ok(designated) = designated else {
+                let _ = job.respond.send(Err(AppError::Unavailable));
+                continue;
             };
             let signature = self.verified.check(&job.text);
             checked.push(Checked {

@@ -4,8 +4,8 @@
 //! Why the verdict stays the reference verdict: an entry is made only from a text that passed
 //! [`check_signature`] under this cache's own key set, and what that check returns depends on
 //! nothing but the text and the key set. The key set is owned by the cache, so a new key set
-//! means a new, empty cache. A hit is found by the SHA-256 of the whole text, so only that exact
-//! text finds it. Only the signature is cached: the caller still judges each scan against the
+//! means a new, empty cache. A hit is found by the SHA-256 of the card's text (the scan without
+//! the whitespace around it, which decoding ignores too), so only that exact card text finds it. Only the signature is cached: the caller still judges each scan against the
 //! card's state and the date of that scan. A bad signature is never cached, so every scan of a
 //! bad text costs exactly one strict check — no more, whoever sends it.
 //!
@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::{check_signature, SignatureChecked, Verification};
+use crate::card::qr::card_text;
 use crate::card::KeySet;
 
 /// A bounded cache of strictly verified card texts under one key set.
@@ -58,7 +59,9 @@ impl VerifiedTexts {
     /// [`check_signature`] of `text` under this cache's key set, from the cache when the same
     /// text passed before.
     pub fn check(&mut self, text: &str) -> Result<SignatureChecked, Box<Verification>> {
-        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        // The card's own text, as decoding sees it: padded copies of one card are one entry,
+        // so they cannot flush the cache.
+        let digest: [u8; 32] = Sha256::digest(card_text(text).as_bytes()).into();
         if let Some(hit) = self.young.get(&digest) {
             return Ok(hit.clone());
         }

@@ -134,7 +134,8 @@ fn start_sqlite(
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     let (appends, queued) = std_mpsc::sync_channel(QUEUED_BATCHES);
-    let (written, to_sync) = std_mpsc::channel();
+    // Bounded too: a stalled flush holds the writer back, and so everything in front of it.
+    let (written, to_sync) = std_mpsc::sync_channel(QUEUED_BATCHES);
     std::thread::Builder::new()
         .name("audit-writer".into())
         .spawn(move || run_writer(conn, queued, written, copy_window))
@@ -152,7 +153,7 @@ fn start_sqlite(
 fn run_writer(
     mut conn: Connection,
     queued: std_mpsc::Receiver<Append>,
-    written: std_mpsc::Sender<Written>,
+    written: std_mpsc::SyncSender<Written>,
     copy_window: chrono::Duration,
 ) {
     let mut chain = Chain::new();
