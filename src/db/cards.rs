@@ -96,7 +96,7 @@ fn why_not(ev: &Evaluation, member_id: i64) -> String {
 /// What the office needs to issue a card.
 pub struct Issuer<'a> {
     /// The active signing key.
-    pub signer: &'a CardSigner,
+    pub signer: std::sync::Arc<CardSigner>,
     /// The rules, to check entitlement and cap the expiry.
     pub book: &'a RuleBook,
     /// The printer, whose font must draw the holder's name (none when printing is unavailable).
@@ -106,7 +106,9 @@ pub struct Issuer<'a> {
 }
 
 /// Issues a card to a member entitled to `green_channel`; with `replaces`, the old card is revoked
-/// in the same transaction (a reissue).
+/// in the same transaction (a reissue). Entitlement is judged on the household file read in that
+/// transaction, with the file locked, so a change that ends it either lands before (and the
+/// card is refused) or after (and suspends the new card).
 pub async fn issue(
     db: &Db,
     issuer: &Issuer<'_>,
@@ -114,11 +116,48 @@ pub async fn issue(
     replaces: Option<(&CardRecord, &str)>,
     account_id: Option<i64>,
 ) -> Result<CardRecord> {
+    // A random status index may collide with a used one: draw again (the space holds 131,072).
+    for _ in 0..16 {
+        let mut tx = db.begin().await?;
+        match issue_in(&mut tx, issuer, member_id, replaces, account_id).await {
+            Ok(card) => {
+                tx.commit().await?;
+                return Ok(card);
+            }
+            Err(AppError::Database(e)) if crate::error::is_unique_violation(&e) => {
+                drop(tx);
+                // Either the index (draw again) or the member already holds a current card.
+                if current_card(db, member_id)
+                    .await?
+                    .is_some_and(|c| replaces.is_none_or(|(old, _)| old.card_id != c.card_id))
+                {
+                    return Err(AppError::conflict(
+                        "card_exists",
+                        "the member already holds a current card: reissue or revoke it",
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free status-list index after 16 draws"
+    )))
+}
+
+/// One attempt of [`issue`] inside `tx`.
+async fn issue_in(
+    tx: &mut Tx,
+    issuer: &Issuer<'_>,
+    member_id: i64,
+    replaces: Option<(&CardRecord, &str)>,
+    account_id: Option<i64>,
+) -> Result<CardRecord> {
     let household_id: i64 =
-        on_db!(db, p => sqlx::query_scalar("select household_id from member where member_id = $1")
-        .bind(member_id).fetch_optional(p).await)?
+        on_tx!(tx, c => sqlx::query_scalar("select household_id from member where member_id = $1")
+        .bind(member_id).fetch_optional(&mut *c).await)?
         .ok_or(AppError::NotFound("member"))?;
-    let record = households::get(db, household_id).await?;
+    let record = households::locked(tx, household_id).await?;
     let member = record
         .members
         .iter()
@@ -145,72 +184,44 @@ pub async fn issue(
     let expires = rule_set_until.min(issuer.signer.entry().valid_until);
     let now = Utc::now();
     let mut rng = rand::rngs::OsRng;
-    // A random status index may collide with a used one: draw again (the space holds 131,072).
-    for _ in 0..16 {
-        let request = CardRequest {
-            full_name: &member.name,
-            id_number: &member.id_number,
-            issued: issuer.today,
-            expires,
-            status_index: qr::random_status_index(&mut rng),
-        };
-        let card = qr::issue(issuer.signer, &request, &mut rng)
-            .map_err(|e| AppError::bad_request("card_not_issuable", e.to_string()))?;
-        let serial = card.payload.serial.to_hex();
-        let key_id = card.payload.key_id.to_hex();
-        let index =
-            i32::try_from(card.payload.status_index).map_err(|e| AppError::Internal(e.into()))?;
-        let result: std::result::Result<i64, sqlx::Error> = on_db!(db, p => async {
-            let mut tx = p.begin().await?;
-            if let Some((old, reason)) = replaces {
-                let n = sqlx::query("update card set state = 'revoked', state_reason = $2, state_changed_at = $3 where card_id = $1 and state <> 'revoked'")
-                    .bind(old.card_id).bind(reason).bind(now).execute(&mut *tx).await?.rows_affected();
-                if n == 0 {
-                    return Err(sqlx::Error::RowNotFound);
-                }
-                sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, $3, 'revoked', $4, false)")
-                    .bind(old.card_id).bind(now).bind(account_id).bind(reason).execute(&mut *tx).await?;
+    let request = CardRequest {
+        full_name: &member.name,
+        id_number: &member.id_number,
+        issued: issuer.today,
+        expires,
+        status_index: qr::random_status_index(&mut rng),
+    };
+    let card = qr::issue(&issuer.signer, &request, &mut rng)
+        .map_err(|e| AppError::bad_request("card_not_issuable", e.to_string()))?;
+    let serial = card.payload.serial.to_hex();
+    let key_id = card.payload.key_id.to_hex();
+    let index =
+        i32::try_from(card.payload.status_index).map_err(|e| AppError::Internal(e.into()))?;
+    let sql = format!("select {CARD_COLUMNS} from card where card_id = $1");
+    let issued: CardRecord = on_tx!(tx, c => {
+        if let Some((old, reason)) = replaces {
+            let n = sqlx::query("update card set state = 'revoked', state_reason = $2, state_changed_at = $3 where card_id = $1 and state <> 'revoked'")
+                .bind(old.card_id).bind(reason).bind(now).execute(&mut *c).await?.rows_affected();
+            if n == 0 {
+                return Err(AppError::conflict("bad_transition", "the card to replace is already revoked"));
             }
-            let id: i64 = sqlx::query_scalar(
-                "insert into card (serial, member_id, household_id, status_index, key_id, issued_on, expires_on, state,
-                    state_reason, state_changed_at, replaces_card_id, qr_text, created_at, created_by)
-                 values ($1, $2, $3, $4, $5, $6, $7, 'active', null, $8, $9, $10, $8, $11) returning card_id")
-                .bind(&serial).bind(member_id).bind(household_id).bind(index).bind(&key_id)
-                .bind(issuer.today).bind(expires).bind(now).bind(replaces.map(|(c, _)| c.card_id))
-                .bind(&card.text).bind(account_id)
-                .fetch_one(&mut *tx).await?;
-            let reason = if replaces.is_some() { "补办 / reissued" } else { "发卡 / issued" };
-            sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, $3, 'issued', $4, false)")
-                .bind(id).bind(now).bind(account_id).bind(reason).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(id)
-        }.await);
-        match result {
-            Ok(id) => return get_by_id(db, id).await,
-            Err(sqlx::Error::RowNotFound) => {
-                return Err(AppError::conflict(
-                    "bad_transition",
-                    "the card to replace is already revoked",
-                ))
-            }
-            Err(e) if crate::error::is_unique_violation(&e) => {
-                // Either the index (draw again) or the member already holds a current card.
-                if current_card(db, member_id)
-                    .await?
-                    .is_some_and(|c| replaces.is_none_or(|(old, _)| old.card_id != c.card_id))
-                {
-                    return Err(AppError::conflict(
-                        "card_exists",
-                        "the member already holds a current card: reissue or revoke it",
-                    ));
-                }
-            }
-            Err(e) => return Err(e.into()),
+            sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, $3, 'revoked', $4, false)")
+                .bind(old.card_id).bind(now).bind(account_id).bind(reason).execute(&mut *c).await?;
         }
-    }
-    Err(AppError::Internal(anyhow::anyhow!(
-        "no free status-list index after 16 draws"
-    )))
+        let id: i64 = sqlx::query_scalar(
+            "insert into card (serial, member_id, household_id, status_index, key_id, issued_on, expires_on, state,
+                state_reason, state_changed_at, replaces_card_id, qr_text, created_at, created_by)
+             values ($1, $2, $3, $4, $5, $6, $7, 'active', null, $8, $9, $10, $8, $11) returning card_id")
+            .bind(&serial).bind(member_id).bind(household_id).bind(index).bind(&key_id)
+            .bind(issuer.today).bind(expires).bind(now).bind(replaces.map(|(c, _)| c.card_id))
+            .bind(&card.text).bind(account_id)
+            .fetch_one(&mut *c).await?;
+        let reason = if replaces.is_some() { "补办 / reissued" } else { "发卡 / issued" };
+        sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, $3, 'issued', $4, false)")
+            .bind(id).bind(now).bind(account_id).bind(reason).execute(&mut *c).await?;
+        sqlx::query_as(&sql).bind(id).fetch_one(&mut *c).await?
+    });
+    Ok(issued)
 }
 
 /// The member's active or suspended card.

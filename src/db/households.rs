@@ -476,6 +476,20 @@ pub async fn get(db: &Db, id: i64) -> Result<HouseholdRecord> {
     found.ok_or(AppError::NotFound("household"))
 }
 
+/// One household file read inside `tx` with the file locked until `tx` ends (on PostgreSQL a row
+/// lock; an `IMMEDIATE` SQLite transaction holds the database's write lock already), so that a
+/// decision made on it — a card issued, cards suspended — cannot race a change to it.
+pub async fn locked(tx: &mut Tx, id: i64) -> Result<HouseholdRecord> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("select household_id from household where household_id = $1 for update")
+            .bind(id)
+            .fetch_optional(&mut **t)
+            .await?;
+    }
+    let found = on_tx!(tx, c => fetch_rows!(c, id).await?);
+    found.ok_or(AppError::NotFound("household"))
+}
+
 /// A page of households, optionally of one township, in id order after `after`.
 pub async fn list(
     db: &Db,

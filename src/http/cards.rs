@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
 
 /// The public key set desks verify with (no token: it is public by design).
 async fn keys(State(s): State<AppState>) -> Result<Response> {
-    let json = s.card_service()?.keys().to_json();
+    let json = s.card_service()?.keys().set.to_json();
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
@@ -63,7 +63,7 @@ async fn issue(
     let service = s.card_service()?;
     let card = cards::issue(
         &s.db,
-        &service.issuer(&book),
+        &service.issuer(&book)?,
         member_id,
         None,
         Some(caller.account_id),
@@ -137,7 +137,7 @@ async fn issue_batch(
 ) -> Result<Json<BatchResult>> {
     let book = s.rule_book().await?;
     let service = s.card_service()?;
-    let issuer = service.issuer(&book);
+    let issuer = service.issuer(&book)?;
     let mut result = BatchResult {
         issued: Vec::new(),
         failed: Vec::new(),
@@ -414,7 +414,7 @@ async fn reissue(
     let reason = format!("补办，旧卡作废 / reissued: {}", b.reason.trim());
     let card = cards::issue(
         &s.db,
-        &service.issuer(&book),
+        &service.issuer(&book)?,
         old.member_id,
         Some((&old, &reason)),
         Some(caller.account_id),
@@ -446,7 +446,9 @@ async fn reconcile_all(
     let book = s.rule_book().await?;
     let mut changed = Vec::new();
     for h in households::all_records(&s.db, None).await? {
-        changed.extend(crate::service::register::reconcile(&s.db, &book, &h, today()).await?);
+        changed.extend(
+            crate::service::register::reconcile(&s.db, &book, h.household_id, today()).await?,
+        );
     }
     Ok(Json(Reconciled { changed }))
 }

@@ -72,15 +72,16 @@ pub async fn change_household(
 }
 
 /// Re-checks one household against the rules, suspending the cards of members no longer
-/// entitled, in a transaction of its own.
+/// entitled, in a transaction of its own on the file as it is then (read and locked in it).
 pub async fn reconcile(
     db: &Db,
     book: &RuleBook,
-    record: &HouseholdRecord,
+    household_id: i64,
     today: NaiveDate,
 ) -> Result<Vec<CardRecord>> {
     let mut tx = db.begin().await?;
-    let suspended = cards::reconcile(&mut tx, book, record, today, Utc::now()).await?;
+    let record = households::locked(&mut tx, household_id).await?;
+    let suspended = cards::reconcile(&mut tx, book, &record, today, Utc::now()).await?;
     tx.commit().await?;
     Ok(suspended)
 }

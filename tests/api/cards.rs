@@ -237,3 +237,34 @@ both! {
         assert!(app.get(&format!("/api/v1/members/{mother}/cards"), &app.office).await.body.as_array().unwrap().is_empty());
     }
 }
+
+both! {
+    async fn a_card_issued_while_the_file_changes_is_never_left_active_for_someone_not_entitled(app) {
+        continue_rules_to_today(&app).await;
+        for round in 0..8u32 {
+            let mut body = bereaved_household();
+            body["members"][0]["id_number"] = json!(crate::helpers::id(1966, 3, 20, true, 10 + round));
+            body["members"][1]["id_number"] = json!(crate::helpers::id(1964, 11, 2, false, 10 + round));
+            let h = app.create_household(&body).await;
+            let id = h["household_id"].as_i64().unwrap();
+            let mother = h["members"][0]["member_id"].as_i64().unwrap();
+            let mut changed = body.clone();
+            changed["other_child_since"] = json!(true);
+            let issue_path = format!("/api/v1/members/{mother}/cards");
+            let change_path = format!("/api/v1/households/{id}");
+            let change_body = json!({"version": 1, "reason": "收养子女", "household": changed});
+            let empty = json!({});
+            let (issued, change) = tokio::join!(
+                app.post(&issue_path, &app.office, &empty),
+                app.put(&change_path, &app.office, &change_body),
+            );
+            assert_eq!(change.status, StatusCode::OK, "{}", change.body);
+            // Either the change came first and no card was issued, or the card came first and
+            // the change suspended it: never an active card in a family no longer entitled.
+            let cards = app.get(&issue_path, &app.office).await.body;
+            for card in cards.as_array().unwrap() {
+                assert_ne!(card["state"], "active", "round {round}: issue {} / {card}", issued.status);
+            }
+        }
+    }
+}
