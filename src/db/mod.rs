@@ -7,6 +7,7 @@ pub mod cards;
 pub mod disbursement;
 pub mod households;
 pub mod import;
+pub mod keys;
 pub mod places;
 pub mod rules;
 pub mod tx;
