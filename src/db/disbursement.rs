@@ -12,7 +12,7 @@ use super::households::{all_records, HouseholdRecord};
 use super::{rules, Db};
 use crate::error::{AppError, Result};
 use crate::on_db;
-use crate::rules::{payments, Period, RuleBook, Status};
+use crate::rules::{payments, Per, Period, RuleBook, Status};
 
 /// One line of a list.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -39,6 +39,10 @@ pub struct ListRow {
     pub rule_set: String,
     /// Its clause.
     pub clause: String,
+    /// What a one-time due row pays (household × entitlement × member), from the engine.
+    #[serde(skip)]
+    #[sqlx(default)]
+    pub once_key: Option<String>,
 }
 
 /// A list with its totals.
@@ -114,11 +118,13 @@ fn rows_for(
     let dues = payments(book, &h.facts(), period)
         .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?;
     let mut rows = Vec::new();
+    let paid = |k: &str| {
+        paid_once.contains(&(h.household_id, k.to_owned()))
+            // Lists approved before keys named the event recorded the code alone.
+            || k.split_once(':').is_some_and(|(code, _)| paid_once.contains(&(h.household_id, code.to_owned())))
+    };
     for d in dues {
-        if d.once_key
-            .as_ref()
-            .is_some_and(|k| paid_once.contains(&(h.household_id, k.clone())))
-        {
+        if d.once_key.as_deref().is_some_and(paid) {
             continue;
         }
         let (kind, amount) = match d.status {
@@ -138,6 +144,11 @@ fn rows_for(
             missing: (!d.missing.is_empty()).then(|| d.missing.join(", ")),
             rule_set: d.rule_set.clone(),
             clause: d.basis.clause.to_owned(),
+            // Only one-time payments are recorded as paid: a yearly amount paid in a month later
+            // corrected is settled by the correction rows, not by its key.
+            once_key: (kind == "due" && d.per == Per::Once)
+                .then(|| d.once_key.clone())
+                .flatten(),
         });
     }
     Ok(rows)
@@ -292,6 +303,7 @@ async fn corrections(
                         missing: None,
                         rule_set: template.map_or_else(|| "—".into(), |t| t.rule_set.clone()),
                         clause: template.map_or_else(|| "—".into(), |t| t.clause.clone()),
+                        once_key: None,
                     });
                 }
             }
@@ -324,13 +336,8 @@ async fn store(
             ))
         })
         .collect::<Result<_>>()?;
-    let once_of = |r: &ListRow| -> Option<String> {
-        // Recomputed from the code so that one-time payments are recorded whatever list pays them.
-        match r.code.as_str() {
-            "bereavement_relief" | "ivf_subsidy" if r.kind == "due" => Some(r.code.clone()),
-            _ => None,
-        }
-    };
+    // The engine's key (code and member), not one recomputed from the code alone.
+    let once_of = |r: &ListRow| -> Option<String> { r.once_key.clone() };
     let id: i64 = on_db!(db, p => {
         let mut tx = p.begin().await?;
         sqlx::query("delete from disbursement where period = $1 and status = 'draft'").bind(period).execute(&mut *tx).await?;

@@ -42,7 +42,9 @@
 //!   the month after a gate is crossed. Each carries `once_key = <code>:<year>:<member>`.
 //! - **One-time amounts** (`bereavement_relief`, `ivf_subsidy`) fall due in the month of
 //!   the event (granted on the month's last day, not on the previous month's) and carry
-//!   `once_key = <code>`: the caller pays a key at most once per household.
+//!   `once_key = <code>:<member or "household">`: the caller pays a key at most once per
+//!   household. Both events happen once to a household (its only child's death; 二(八)1's
+//!   subsidy is 一次性), so a corrected date on file never pays the event again.
 //! - **IVF.** `ivf_birth_on` records the IVF birth; it is not "another child" for
 //!   eligibility (二(八)1 pays it to 失独 families), and counts only if it falls between
 //!   the rule set's first day and the date evaluated.

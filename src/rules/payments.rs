@@ -172,13 +172,25 @@ fn month_dues(
                 .filter(|e| e.per == Some(Per::Once))
             {
                 if !listed(before.as_ref(), &e) {
-                    let key = e.code.as_str().to_string();
+                    let key = once_key(&e);
                     dues.push(due(e, first, &rule_set, Some(key)));
                 }
             }
         }
     }
     Ok(dues)
+}
+
+/// A one-time payment's key: the code and who it is for (the household, or a member). Both
+/// one-time codes pay for an event a household has once (its only child's death; the rebirth
+/// subsidy of 二(八)1 is 一次性), so the event's date is deliberately not part of the key: a
+/// corrected date on file must not pay the same event again.
+fn once_key(e: &Entitlement) -> String {
+    format!(
+        "{}:{}",
+        e.code.as_str(),
+        e.member.as_deref().unwrap_or("household")
+    )
 }
 
 /// The previous month's listing, for yearly codes.

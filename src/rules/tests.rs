@@ -448,3 +448,27 @@ fn a_household_round_trips_through_json_keeping_unknown_apart_from_null() {
         assert_eq!(hh, again);
     }
 }
+
+#[test]
+fn a_one_time_payment_carries_its_code_and_whom_it_is_for() {
+    let book = RuleBook::shipped().expect("shipped");
+    let hh = parse_household(&HH.replace("2015-08-10", "2020-03-10")).expect("parses");
+    let dues = payments(
+        &book,
+        &hh,
+        Period::Month {
+            year: 2020,
+            month: 3,
+        },
+    )
+    .expect("in force");
+    let relief = dues
+        .iter()
+        .find(|d| d.code == Code::BereavementRelief)
+        .expect("the relief falls due in the month of the death");
+    assert_eq!(relief.per, Per::Once);
+    assert_eq!(
+        relief.once_key.as_deref(),
+        Some("bereavement_relief:household")
+    );
+}
