@@ -135,6 +135,7 @@ pub fn household(
             self_care: Some(SelfCare::Full),
         });
     }
+    let other_child_since = rng.gen_range(0..40) == 0;
     HouseholdInput {
         township_id: township_id.to_owned(),
         community_id,
@@ -146,9 +147,16 @@ pub fn household(
             Area::Rural
         },
         child,
-        other_child_since: rng.gen_range(0..40) == 0,
+        hukou_moved_out_on: None,
+        other_child_since,
+        other_child_on: other_child_since.then(|| {
+            chrono::NaiveDate::from_ymd_opt(2019 + rng.gen_range(0..6), rng.gen_range(1..=12), 1)
+                .unwrap_or_default()
+        }),
         dibao: rng.gen_range(0..10) == 0,
+        dibao_periods: Vec::new(),
         low_income: rng.gen_range(0..8) == 0,
+        low_income_periods: Vec::new(),
         ivf_birth_on: None,
         contact: Some(Contact {
             name: format!("{}干事", SURNAMES[rng.gen_range(0..SURNAMES.len())]),

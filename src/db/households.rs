@@ -7,7 +7,7 @@ use super::{Db, Tx};
 use crate::error::{AppError, Result};
 use crate::register::{
     mask, validate_household, Area, Child, Contact, FieldError, HouseholdInput, IdNumber,
-    PensionInput, Role, SelfCare, Sex,
+    PensionInput, Role, SelfCare, Sex, Span,
 };
 use crate::{on_db, on_tx};
 
@@ -24,16 +24,28 @@ pub struct HouseholdRecord {
     pub address: String,
     /// Hukou in the district.
     pub hukou_in_district: bool,
+    /// The day the hukou moved out.
+    #[serde(default)]
+    pub hukou_moved_out_on: Option<NaiveDate>,
     /// Urban or rural.
     pub area: Area,
     /// The only child's status.
     pub child: Child,
     /// Another child born or adopted since.
     pub other_child_since: bool,
+    /// The day of that birth or adoption.
+    #[serde(default)]
+    pub other_child_on: Option<NaiveDate>,
     /// On minimum living allowance.
     pub dibao: bool,
+    /// The periods on 低保, when recorded.
+    #[serde(default)]
+    pub dibao_periods: Vec<Span>,
     /// Low-income.
     pub low_income: bool,
+    /// The periods as a low-income family, when recorded.
+    #[serde(default)]
+    pub low_income_periods: Vec<Span>,
     /// A successful IVF birth.
     pub ivf_birth_on: Option<NaiveDate>,
     /// The contact person.
@@ -128,13 +140,17 @@ pub(crate) struct HouseholdRow {
     community_id: Option<String>,
     address: String,
     hukou_in_district: bool,
+    hukou_moved_out_on: Option<NaiveDate>,
     area: String,
     child_status: String,
     child_died_on: Option<NaiveDate>,
     child_disability_grade: Option<i32>,
     other_child_since: bool,
+    other_child_on: Option<NaiveDate>,
     dibao: bool,
+    dibao_periods: String,
     low_income: bool,
+    low_income_periods: String,
     ivf_birth_on: Option<NaiveDate>,
     contact_name: Option<String>,
     contact_phone: Option<String>,
@@ -184,11 +200,17 @@ impl HouseholdRow {
             community_id: self.community_id,
             address: self.address,
             hukou_in_district: self.hukou_in_district,
+            hukou_moved_out_on: self.hukou_moved_out_on,
             area: self.area.parse().map_err(|e| corrupt("area", e))?,
             child,
             other_child_since: self.other_child_since,
+            other_child_on: self.other_child_on,
             dibao: self.dibao,
+            dibao_periods: serde_json::from_str(&self.dibao_periods)
+                .map_err(|e| corrupt("dibao periods", e))?,
             low_income: self.low_income,
+            low_income_periods: serde_json::from_str(&self.low_income_periods)
+                .map_err(|e| corrupt("low-income periods", e))?,
             ivf_birth_on: self.ivf_birth_on,
             contact: self.contact_name.map(|name| Contact {
                 name,
@@ -227,8 +249,9 @@ impl MemberRow {
 }
 
 pub(crate) const HOUSEHOLD_COLUMNS: &str =
-    "household_id, township_id, community_id, address, hukou_in_district, area,
-    child_status, child_died_on, child_disability_grade, other_child_since, dibao, low_income,
+    "household_id, township_id, community_id, address, hukou_in_district, hukou_moved_out_on, area,
+    child_status, child_died_on, child_disability_grade, other_child_since, other_child_on, dibao,
+    dibao_periods, low_income, low_income_periods,
     ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at";
 pub(crate) const MEMBER_COLUMNS: &str =
     "member_id, household_id, name, sex, role, born_on, id_number, phone, died_on,
@@ -240,6 +263,8 @@ pub(crate) struct HouseholdValues<'a> {
     pub child_status: &'static str,
     pub died_on: Option<NaiveDate>,
     pub grade: Option<i32>,
+    pub dibao_periods: String,
+    pub low_income_periods: String,
 }
 
 impl<'a> HouseholdValues<'a> {
@@ -251,11 +276,15 @@ impl<'a> HouseholdValues<'a> {
             }
             Child::Healthy => ("healthy", None, None),
         };
+        // Serializing plain dates cannot fail.
+        let periods = |p: &[Span]| serde_json::to_string(p).unwrap_or_else(|_| "[]".into());
         Self {
             input,
             child_status,
             died_on,
             grade,
+            dibao_periods: periods(&input.dibao_periods),
+            low_income_periods: periods(&input.low_income_periods),
         }
     }
 }
@@ -271,8 +300,10 @@ macro_rules! insert_household {
             let id: i64 = sqlx::query_scalar(
                 "insert into household (township_id, community_id, address, hukou_in_district, area,
                     child_status, child_died_on, child_disability_grade, other_child_since, dibao,
-                    low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)
+                    low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at,
+                    hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
+                    $16, $17, $18, $19)
                  returning household_id")
                 .bind(h.township_id.trim()).bind(h.community_id.as_deref()).bind(h.address.trim())
                 .bind(h.hukou_in_district).bind(h.area.as_str()).bind(v.child_status)
@@ -281,6 +312,8 @@ macro_rules! insert_household {
                 .bind(h.contact.as_ref().map(|c| c.name.trim()))
                 .bind(h.contact.as_ref().and_then(|c| c.phone.as_deref()))
                 .bind($now)
+                .bind(h.hukou_moved_out_on).bind(h.other_child_on)
+                .bind(&v.dibao_periods).bind(&v.low_income_periods)
                 .fetch_one(&mut *$tx).await?;
             for m in &h.members {
                 $crate::db::households::insert_member!($tx, id, m).await?;
@@ -526,7 +559,9 @@ pub async fn update(
                 hukou_in_district = $4, area = $5, child_status = $6, child_died_on = $7,
                 child_disability_grade = $8, other_child_since = $9, dibao = $10, low_income = $11,
                 ivf_birth_on = $12, contact_name = $13, contact_phone = $14,
-                version = version + 1, updated_at = $15
+                version = version + 1, updated_at = $15,
+                hukou_moved_out_on = $18, other_child_on = $19, dibao_periods = $20,
+                low_income_periods = $21
              where household_id = $16 and version = $17")
             .bind(input.township_id.trim()).bind(input.community_id.as_deref()).bind(input.address.trim())
             .bind(input.hukou_in_district).bind(input.area.as_str()).bind(v.child_status)
@@ -535,6 +570,8 @@ pub async fn update(
             .bind(input.contact.as_ref().map(|c| c.name.trim()))
             .bind(input.contact.as_ref().and_then(|c| c.phone.as_deref()))
             .bind(now).bind(id).bind(expected_version)
+            .bind(input.hukou_moved_out_on).bind(input.other_child_on)
+            .bind(&v.dibao_periods).bind(&v.low_income_periods)
             .execute(&mut *tx).await?.rows_affected();
         if n == 0 {
             let exists: Option<i32> = sqlx::query_scalar("select version from household where household_id = $1")
@@ -652,9 +689,13 @@ impl HouseholdRecord {
                 Child::Disabled { disability_grade } => r::Child::Disabled { disability_grade },
                 Child::Healthy => r::Child::Healthy,
             },
+            hukou_moved_out_on: self.hukou_moved_out_on,
             other_child_since: self.other_child_since,
+            other_child_on: self.other_child_on,
             dibao: self.dibao,
+            dibao_periods: self.dibao_periods.clone(),
             low_income: self.low_income,
+            low_income_periods: self.low_income_periods.clone(),
             ivf_birth_on: Some(self.ivf_birth_on),
             members: self
                 .members

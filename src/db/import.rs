@@ -141,11 +141,13 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
         for r in records {
             let r = if full { r.clone() } else { r.clone().masked() };
             let yes = |b: bool| if b { "是" } else { "否" }.to_owned();
+            let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
             let mut row: Vec<String> = vec![
                 name_of(&r.township_id),
                 r.community_id.clone().unwrap_or_default(),
                 r.address.clone(),
                 yes(r.hukou_in_district),
+                date(r.hukou_moved_out_on),
                 if r.area == crate::register::Area::Urban {
                     "城镇"
                 } else {
@@ -164,8 +166,11 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
             }
             row.extend([
                 yes(r.other_child_since),
+                date(r.other_child_on),
                 yes(r.dibao),
+                csv_io::format_periods(&r.dibao_periods),
                 yes(r.low_income),
+                csv_io::format_periods(&r.low_income_periods),
                 r.ivf_birth_on.map(|d| d.to_string()).unwrap_or_default(),
                 r.contact
                     .as_ref()

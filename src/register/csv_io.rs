@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     validate_household, Area, Child, Contact, HouseholdInput, IdNumber, MemberInput, PensionInput,
-    Role, SelfCare,
+    Role, SelfCare, Span,
 };
 
 /// The text encoding of an uploaded file.
@@ -72,13 +72,17 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("community", "村居", false),
     ("address", "住址", true),
     ("hukou_in_district", "户籍在本区", true),
+    ("hukou_moved_out_on", "户籍迁出日期", false),
     ("area", "城乡", true),
     ("child_status", "子女状况", true),
     ("child_died_on", "子女死亡日期", false),
     ("child_disability_grade", "子女残疾等级", false),
     ("other_child_since", "再生育或收养", true),
+    ("other_child_on", "再生育或收养日期", false),
     ("dibao", "低保", true),
+    ("dibao_periods", "低保期间", false),
     ("low_income", "低收入", true),
+    ("low_income_periods", "低收入期间", false),
     ("ivf_birth_on", "试管婴儿出生日期", false),
     ("contact_name", "联系人", false),
     ("contact_phone", "联系人电话", false),
@@ -132,6 +136,44 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, RowError> {
         ));
     }
     Ok(text.into_owned())
+}
+
+/// The line a spreadsheet shows for a byte offset: the csv reader's own line count is one low
+/// for every record after a CRLF (what Excel and WPS write), as it counts the `\n` of a
+/// record's terminator into the next record. Offsets come in increasing order, so counting is
+/// linear in the file.
+struct Lines<'t> {
+    text: &'t [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record starting at `byte` (after any line ends before it).
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start >= self.at {
+            self.line += self.text[self.at..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.at = start;
+        }
+        self.line
+    }
 }
 
 /// Parses and validates every row, returning the good rows and every problem found. The caller
@@ -194,11 +236,12 @@ pub fn parse_households(
         return (rows, errors);
     }
     let mut ids_seen: HashMap<String, u64> = HashMap::new();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
                 errors.push(RowError {
                     line,
                     field: "row".into(),
@@ -207,7 +250,7 @@ pub fn parse_households(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.at(p.byte()));
         if record.iter().all(str::is_empty) {
             continue; // spreadsheets often end with blank rows
         }
@@ -339,6 +382,10 @@ impl RowReader {
         let dibao = self.required_flag("dibao", cell.get("dibao"));
         let low_income = self.required_flag("low_income", cell.get("low_income"));
         let ivf = self.date("ivf_birth_on", cell.get("ivf_birth_on"), false);
+        let moved_out = self.date("hukou_moved_out_on", cell.get("hukou_moved_out_on"), false);
+        let other_child_on = self.date("other_child_on", cell.get("other_child_on"), false);
+        let dibao_periods = self.periods("dibao_periods", cell.get("dibao_periods"));
+        let low_income_periods = self.periods("low_income_periods", cell.get("low_income_periods"));
         let contact = match cell.get("contact_name") {
             "" => None,
             name => Some(Contact {
@@ -363,11 +410,15 @@ impl RowReader {
             community_id: community,
             address: cell.get("address").to_owned(),
             hukou_in_district: hukou?,
+            hukou_moved_out_on: moved_out?,
             area: area?,
             child: child?,
             other_child_since: other_child?,
+            other_child_on: other_child_on?,
             dibao: dibao?,
+            dibao_periods: dibao_periods?,
             low_income: low_income?,
+            low_income_periods: low_income_periods?,
             ivf_birth_on: ivf.flatten(),
             contact,
             members,
@@ -499,6 +550,21 @@ impl RowReader {
         }
     }
 
+    /// Periods as staff write them: `2019-01-01至2019-12-31；2021-03-01至今` (also `~` for 至,
+    /// `;` for ；, and nothing after 至 for an open period).
+    fn periods(&mut self, field: &str, s: &str) -> Option<Vec<Span>> {
+        match parse_periods(s) {
+            Ok(p) => Some(p),
+            Err(bad) => {
+                self.err(
+                    field,
+                    format!("期间无效“{bad}”，应为 2019-01-01至2019-12-31 或 2021-03-01至今 / not a period '{bad}', write 2019-01-01至2019-12-31 or 2021-03-01至今"),
+                );
+                None
+            }
+        }
+    }
+
     fn grade(&mut self, s: &str) -> Option<u8> {
         let g = match s {
             "1" | "一级" => Some(1),
@@ -543,6 +609,36 @@ fn csv_field(path: &str, h: &HouseholdInput) -> String {
         "township_id" => "township".into(),
         other => other.replace('.', "_"),
     }
+}
+
+/// Parses periods written as `2019-01-01至2019-12-31；2021-03-01至今`; the error is the part
+/// that is not a period.
+pub fn parse_periods(s: &str) -> Result<Vec<Span>, String> {
+    s.split([';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (from, until) = p.split_once(['至', '~']).ok_or_else(|| p.to_owned())?;
+            let from = parse_date(from.trim()).ok_or_else(|| p.to_owned())?;
+            let until = match until.trim() {
+                "" | "今" => None,
+                u => Some(parse_date(u).ok_or_else(|| p.to_owned())?),
+            };
+            Ok(Span { from, until })
+        })
+        .collect()
+}
+
+/// Writes periods the way [`parse_periods`] reads them.
+pub fn format_periods(periods: &[Span]) -> String {
+    periods
+        .iter()
+        .map(|p| match p.until {
+            Some(u) => format!("{}至{u}", p.from),
+            None => format!("{}至今", p.from),
+        })
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// Parses 2015-08-10, 2015/8/10 or 2015.8.10 (what Excel and hand entry produce).
@@ -594,6 +690,38 @@ mod tests {
         assert_eq!(parse_yuan("1.234"), None);
         assert_eq!(parse_yuan("-3"), None);
         assert_eq!(format_yuan(16050), "160.50");
+    }
+
+    #[test]
+    fn periods_read_as_staff_write_them_and_round_trip() {
+        let d = |s| parse_date(s).expect("date");
+        let p = parse_periods("2019-01-01至2019/12/31；2021-03-01至今").expect("periods");
+        assert_eq!(
+            p,
+            vec![
+                Span {
+                    from: d("2019-01-01"),
+                    until: Some(d("2019-12-31"))
+                },
+                Span {
+                    from: d("2021-03-01"),
+                    until: None
+                },
+            ]
+        );
+        assert_eq!(parse_periods(&format_periods(&p)), Ok(p));
+        assert_eq!(
+            parse_periods("2021-03-01~; "),
+            Ok(vec![Span {
+                from: d("2021-03-01"),
+                until: None
+            }])
+        );
+        assert_eq!(
+            parse_periods("2019-01-01到2019-12-31"),
+            Err("2019-01-01到2019-12-31".into())
+        );
+        assert_eq!(parse_periods(""), Ok(vec![]));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{Area, IdNumber, Role, SelfCare, Sex};
+pub use crate::rules::Span;
 
 /// The only child's status (独生子女情况).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,16 +129,29 @@ pub struct HouseholdInput {
     pub address: String,
     /// Hukou registered in the district.
     pub hukou_in_district: bool,
+    /// The day the hukou moved out of the district (with `hukou_in_district: false`).
+    #[serde(default)]
+    pub hukou_moved_out_on: Option<NaiveDate>,
     /// Urban or rural.
     pub area: Area,
     /// The only child's status.
     pub child: Child,
     /// Another child born or adopted since.
     pub other_child_since: bool,
-    /// On minimum living allowance (低保).
+    /// The day of that birth or adoption (required with `other_child_since`): the family's
+    /// entitlements end from then on, and what was paid before stays rightly paid.
+    #[serde(default)]
+    pub other_child_on: Option<NaiveDate>,
+    /// On minimum living allowance (低保) now.
     pub dibao: bool,
-    /// Recognised as low-income (低收入).
+    /// The periods on 低保, when known; `dibao` must agree with them on today.
+    #[serde(default)]
+    pub dibao_periods: Vec<Span>,
+    /// Recognised as low-income (低收入) now.
     pub low_income: bool,
+    /// The periods as a low-income family, when known; `low_income` must agree with them.
+    #[serde(default)]
+    pub low_income_periods: Vec<Span>,
     /// Date of a successful IVF birth, if any.
     #[serde(default)]
     pub ivf_birth_on: Option<NaiveDate>,
@@ -163,6 +177,49 @@ impl FieldError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// Periods of a dated yes/no fact: each well-formed and not in the future, none overlapping,
+/// and the flag saying what they say of today.
+fn check_periods(
+    name: &str,
+    flag: bool,
+    periods: &[Span],
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) {
+    let field = format!("{name}_periods");
+    for (i, p) in periods.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        if p.until.is_some_and(|u| u < p.from) {
+            errors.push(FieldError::new(
+                format!("{at}.until"),
+                "结束日期早于开始日期 / ends before it starts",
+            ));
+        }
+        if p.from > today {
+            errors.push(FieldError::new(
+                format!("{at}.from"),
+                "日期在将来 / date is in the future",
+            ));
+        }
+        let overlaps = periods[..i].iter().any(|q| {
+            q.from <= p.until.unwrap_or(NaiveDate::MAX)
+                && p.from <= q.until.unwrap_or(NaiveDate::MAX)
+        });
+        if overlaps {
+            errors.push(FieldError::new(
+                at,
+                "与另一期间重叠 / overlaps another period",
+            ));
+        }
+    }
+    if !periods.is_empty() && periods.iter().any(|p| p.covers(today)) != flag {
+        errors.push(FieldError::new(
+            name,
+            format!("与{field}所示今日状态不符 / does not agree with what {field} say of today"),
+        ));
     }
 }
 
@@ -194,14 +251,39 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
         }
         _ => {}
     }
-    if let Some(d) = h.ivf_birth_on {
-        if d > today {
-            errors.push(FieldError::new(
-                "ivf_birth_on",
-                "日期在将来 / date is in the future",
-            ));
+    let future = |field: &str, d: Option<NaiveDate>, errors: &mut Vec<FieldError>| {
+        if d.is_some_and(|d| d > today) {
+            errors.push(FieldError::new(field, "日期在将来 / date is in the future"));
         }
+    };
+    future("ivf_birth_on", h.ivf_birth_on, &mut errors);
+    future("other_child_on", h.other_child_on, &mut errors);
+    future("hukou_moved_out_on", h.hukou_moved_out_on, &mut errors);
+    match (h.other_child_since, h.other_child_on) {
+        (true, None) => errors.push(FieldError::new(
+            "other_child_on",
+            "须填写再生育或收养的日期 / the date of the birth or adoption is required",
+        )),
+        (false, Some(_)) => errors.push(FieldError::new(
+            "other_child_on",
+            "未再生育或收养时不填 / only with other_child_since: true",
+        )),
+        _ => {}
     }
+    if h.hukou_in_district && h.hukou_moved_out_on.is_some() {
+        errors.push(FieldError::new(
+            "hukou_moved_out_on",
+            "户籍在本区时不填 / only with hukou_in_district: false",
+        ));
+    }
+    check_periods("dibao", h.dibao, &h.dibao_periods, today, &mut errors);
+    check_periods(
+        "low_income",
+        h.low_income,
+        &h.low_income_periods,
+        today,
+        &mut errors,
+    );
     if let Some(c) = &h.contact {
         if c.name.trim().is_empty() {
             errors.push(FieldError::new(

@@ -7,7 +7,7 @@ mod id_number;
 pub mod mask;
 
 pub use household::{
-    validate_household, Child, Contact, FieldError, HouseholdInput, MemberInput, PensionInput,
+    validate_household, Child, Contact, FieldError, HouseholdInput, MemberInput, PensionInput, Span,
 };
 pub use id_number::{check_char, IdNumber, IdNumberError};
 

@@ -108,12 +108,13 @@ fn medical_insurance_premium(ctx: &mut Ctx) {
         if ctx.refuse_if_dead(code, "二(五)1", m) {
             continue;
         }
+        let dibao = ctx.hh.dibao_on(ctx.on);
         let base = |zh, en| {
             Basis::new("二(五)1", zh, en)
-                .fact("dibao", ctx.hh.dibao)
+                .fact("dibao", dibao)
                 .fact("resident_medical_insurance", m.resident_medical_insurance)
         };
-        if !ctx.hh.dibao {
+        if !dibao {
             let b = base(
                 "未享受低保",
                 "the household is not on minimum living allowance",
@@ -194,7 +195,7 @@ fn dibao_top_up(ctx: &mut Ctx) {
             ctx.refuse(code, Some(m), || {
                 Basis::new("二(六)", BEREAVED_ONLY_ZH, BEREAVED_ONLY_EN)
             });
-        } else if !ctx.hh.dibao {
+        } else if !ctx.hh.dibao_on(ctx.on) {
             ctx.refuse(code, Some(m), || {
                 Basis::new(
                     "二(六)",

@@ -78,7 +78,9 @@ fn eligibility(
     let grades = set.params.qualifying_disability_grades.at(on);
     let mut zh = Vec::new();
     let mut en = Vec::new();
-    if !hh.hukou_in_district {
+    let in_district = hh.in_district_on(on);
+    let other_child = hh.other_child_by(on);
+    if !in_district {
         zh.push("户籍不在本区".to_string());
         en.push("hukou is not in the district".to_string());
     }
@@ -109,7 +111,7 @@ fn eligibility(
             None
         }
     };
-    if hh.other_child_since {
+    if other_child {
         zh.push("已再生育或收养子女".to_string());
         en.push("the couple has had or adopted another child since".to_string());
     }
@@ -120,9 +122,9 @@ fn eligibility(
         }
         Basis::new("一", zh, en)
             .param("qualifying_disability_grades", grades)
-            .fact("hukou_in_district", hh.hukou_in_district)
+            .fact("hukou_in_district", in_district)
             .fact("child", hh.child)
-            .fact("other_child_since", hh.other_child_since)
+            .fact("other_child_since", other_child)
     };
     if zh.is_empty() {
         let (z, e) = match kind {

@@ -111,6 +111,34 @@ pub enum CivilCapacity {
     None,
 }
 
+/// A period in which a fact held, both days included; an open period holds from `from` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// The first day.
+    pub from: NaiveDate,
+    /// The last day; none while it still holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+}
+
+impl Span {
+    /// Whether the period covers `on`.
+    pub fn covers(&self, on: NaiveDate) -> bool {
+        self.from <= on && self.until.is_none_or(|u| on <= u)
+    }
+}
+
+/// A yes/no fact and, when recorded, the periods it held: with periods they decide, without
+/// them the flag holds on every day (a file kept before the dates were recorded).
+fn holds(flag: bool, periods: &[Span], on: NaiveDate) -> bool {
+    if periods.is_empty() {
+        flag
+    } else {
+        periods.iter().any(|p| p.covers(on))
+    }
+}
+
 /// Enrolment in the district's resident basic pension insurance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResidentPension {
@@ -180,12 +208,26 @@ pub struct Household {
     pub area: Area,
     /// The only child.
     pub child: Child,
+    /// Hukou moved out of the district on that day (with `hukou_in_district: false`): in the
+    /// district until the day before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hukou_moved_out_on: Option<NaiveDate>,
     /// A child was born or adopted since (not counting `ivf_birth_on`).
     pub other_child_since: bool,
-    /// On minimum living allowance (低保).
+    /// The day of that birth or adoption: a special family until the day before. Without it
+    /// the other child counts on every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_child_on: Option<NaiveDate>,
+    /// On minimum living allowance (低保) now.
     pub dibao: bool,
-    /// Low-income family (低收入).
+    /// The periods on 低保, when recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dibao_periods: Vec<Span>,
+    /// Low-income family (低收入) now.
     pub low_income: bool,
+    /// The periods as a low-income family, when recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub low_income_periods: Vec<Span>,
     /// Day of a successful IVF birth: `Some(None)` none, `None` not recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ivf_birth_on: Option<Option<NaiveDate>>,
@@ -200,11 +242,19 @@ pub struct Household {
 #[derive(Deserialize)]
 struct RawHousehold {
     hukou_in_district: bool,
+    #[serde(default)]
+    hukou_moved_out_on: Option<NaiveDate>,
     area: Area,
     child: Child,
     other_child_since: bool,
+    #[serde(default)]
+    other_child_on: Option<NaiveDate>,
     dibao: bool,
+    #[serde(default)]
+    dibao_periods: Vec<Span>,
     low_income: bool,
+    #[serde(default)]
+    low_income_periods: Vec<Span>,
     #[serde(default, deserialize_with = "present")]
     ivf_birth_on: Option<Option<NaiveDate>>,
     members: Vec<Member>,
@@ -240,13 +290,35 @@ impl TryFrom<RawHousehold> for Household {
                 }
             }
         }
+        if r.hukou_in_district && r.hukou_moved_out_on.is_some() {
+            return Err("hukou_moved_out_on goes with hukou_in_district: false".into());
+        }
+        if !r.other_child_since && r.other_child_on.is_some() {
+            return Err("other_child_on goes with other_child_since: true".into());
+        }
+        for (name, periods) in [
+            ("dibao_periods", &r.dibao_periods),
+            ("low_income_periods", &r.low_income_periods),
+        ] {
+            if let Some((i, _)) = periods
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.until.is_some_and(|u| u < p.from))
+            {
+                return Err(format!("{name}[{i}]: until is before from"));
+            }
+        }
         Ok(Household {
             hukou_in_district: r.hukou_in_district,
+            hukou_moved_out_on: r.hukou_moved_out_on,
             area: r.area,
             child: r.child,
             other_child_since: r.other_child_since,
+            other_child_on: r.other_child_on,
             dibao: r.dibao,
+            dibao_periods: r.dibao_periods,
             low_income: r.low_income,
+            low_income_periods: r.low_income_periods,
             ivf_birth_on: r.ivf_birth_on,
             members: r.members,
             housing_difficulty: r.housing_difficulty,
@@ -262,6 +334,42 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+impl Household {
+    /// Hukou in the district on `on`.
+    pub fn in_district_on(&self, on: NaiveDate) -> bool {
+        self.hukou_in_district || self.hukou_moved_out_on.is_some_and(|m| on < m)
+    }
+
+    /// Another child born or adopted by `on`.
+    pub fn other_child_by(&self, on: NaiveDate) -> bool {
+        self.other_child_since && self.other_child_on.is_none_or(|d| d <= on)
+    }
+
+    /// On 低保 on `on`.
+    pub fn dibao_on(&self, on: NaiveDate) -> bool {
+        holds(self.dibao, &self.dibao_periods, on)
+    }
+
+    /// A low-income family on `on`.
+    pub fn low_income_on(&self, on: NaiveDate) -> bool {
+        holds(self.low_income, &self.low_income_periods, on)
+    }
+
+    /// The days on which a dated fact changes (the first day it holds or no longer holds), for
+    /// callers that skip re-evaluating when nothing can have changed between two days.
+    pub fn fact_changes(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        let spans = self.dibao_periods.iter().chain(&self.low_income_periods);
+        self.hukou_moved_out_on
+            .into_iter()
+            .chain(self.other_child_on)
+            .chain(
+                spans.flat_map(|p| {
+                    std::iter::once(p.from).chain(p.until.and_then(|u| u.succ_opt()))
+                }),
+            )
+    }
 }
 
 impl Member {

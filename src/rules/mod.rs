@@ -81,6 +81,7 @@ pub use error::{EvalError, NoRuleSet, RuleError, Window};
 pub use evaluate::evaluate;
 pub use household::{
     anniversary, Area, Child, CivilCapacity, Household, Member, ResidentPension, Role, SelfCare,
+    Span,
 };
 pub use payments::{payments, Due, Period};
 pub use ruleset::{Continuation, Dated, Fraction, Param, Params, Prior, RuleSet, Tier};

@@ -205,7 +205,8 @@ enum Earlier {
 
 /// Whether an evaluation on `prev` could list different codes than one on `first`.
 /// Only dates make them differ (the household facts are the same snapshot): another
-/// rule set, a parameter change, a death, a birth, or an age gate in `(prev, first]`.
+/// rule set, a parameter change, a death, a birth, an age gate, or a dated fact that starts or
+/// ends (another child, hukou moved out, 低保 or low income) in `(prev, first]`.
 /// Skipping the re-evaluation otherwise keeps a month's list for 100k households fast.
 fn may_differ(
     set: &RuleSet,
@@ -223,7 +224,7 @@ fn may_differ(
             return true;
         }
     }
-    if within(hh.ivf_birth_on.flatten()) {
+    if within(hh.ivf_birth_on.flatten()) || hh.fact_changes().any(|d| within(Some(d))) {
         return true;
     }
     let woman = set.params.woman_min_age.at(first).value;

@@ -47,7 +47,7 @@ fn member_services(ctx: &mut Ctx, i: usize, m: &Member) {
 
     let code = Code::MedicalAssistance;
     if !ctx.refuse_if_dead(code, "二(五)2", m) {
-        let low = ctx.hh.low_income;
+        let low = ctx.hh.low_income_on(ctx.on);
         let b = |zh, en| Basis::new("二(五)2", zh, en).fact("low_income", low);
         if low {
             ctx.grant(

@@ -104,6 +104,7 @@ both! {
         let other = issue(&app, father).await;
         let mut changed = bereaved_household();
         changed["other_child_since"] = json!(true);
+        changed["other_child_on"] = json!("2026-01-05");
         let id = h["household_id"].as_i64().unwrap();
         let res = app.put(&format!("/api/v1/households/{id}"), &app.township, &json!({"version": 1, "reason": "收养子女", "household": changed})).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
@@ -142,6 +143,7 @@ both! {
         assert_eq!(res.body["state"], "revoked", "{}", res.body);
         let mut changed = bereaved_household();
         changed["other_child_since"] = json!(true);
+        changed["other_child_on"] = json!("2026-01-05");
         let id = h["household_id"].as_i64().unwrap();
         let res = app.put(&format!("/api/v1/households/{id}"), &app.office, &json!({"version": 1, "reason": "收养子女", "household": changed})).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
@@ -159,6 +161,7 @@ both! {
         fail_card_events(&app, true).await;
         let mut changed = bereaved_household();
         changed["other_child_since"] = json!(true);
+        changed["other_child_on"] = json!("2026-01-05");
         changed["address"] = json!("丝绸路14号");
         let id = h["household_id"].as_i64().unwrap();
         let path = format!("/api/v1/households/{id}");
@@ -250,6 +253,7 @@ both! {
             let mother = h["members"][0]["member_id"].as_i64().unwrap();
             let mut changed = body.clone();
             changed["other_child_since"] = json!(true);
+        changed["other_child_on"] = json!("2026-01-05");
             let issue_path = format!("/api/v1/members/{mother}/cards");
             let change_path = format!("/api/v1/households/{id}");
             let change_body = json!({"version": 1, "reason": "收养子女", "household": changed});

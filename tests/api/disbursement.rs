@@ -111,6 +111,42 @@ both! {
 }
 
 both! {
+    async fn a_later_birth_stops_payments_after_it_and_never_claws_back_the_months_before(app) {
+        let created = app.create_household(&bereaved_household()).await;
+        let hid = created["household_id"].as_i64().unwrap();
+        for month in ["2020-06", "2020-07", "2020-08"] {
+            let l = list(&app, month).await;
+            let id = l["disbursement_id"].as_i64().unwrap();
+            app.post(&format!("/api/v1/disbursements/{id}/approve"), &app.office, &json!({})).await;
+        }
+        // In October the township records a child born to the couple on 2020-09-15.
+        let mut changed = bereaved_household();
+        changed["other_child_since"] = json!(true);
+        changed["other_child_on"] = json!("2020-09-15");
+        let res = app.put(&format!("/api/v1/households/{hid}"), &app.township, &json!({"version": 1, "reason": "再生育登记", "household": changed})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        // June to August were rightly paid: no correction for them.
+        let september = list(&app, "2020-09").await;
+        let corrections: Vec<&Value> = september["rows"].as_array().unwrap().iter().filter(|r| r["kind"] == "correction").collect();
+        assert!(corrections.is_empty(), "{corrections:?}");
+        // September's first day came before the birth: paid; from October, nothing.
+        assert_eq!(rows(&september, "special_assistance").len(), 2, "{}", september["rows"]);
+        let id = september["disbursement_id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/disbursements/{id}/approve"), &app.office, &json!({})).await;
+        let october = list(&app, "2020-10").await;
+        assert!(rows(&october, "special_assistance").is_empty(), "{}", october["rows"]);
+        assert!(october["rows"].as_array().unwrap().iter().all(|r| r["kind"] != "correction"), "{}", october["rows"]);
+        assert_reconciles(&october);
+        // A birth without its date is refused: the date decides which months are paid.
+        let mut undated = bereaved_household();
+        undated["other_child_since"] = json!(true);
+        let res = app.put(&format!("/api/v1/households/{hid}"), &app.office, &json!({"version": 2, "reason": "x", "household": undated})).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(res.body["errors"][0]["field"], "other_child_on", "{}", res.body);
+    }
+}
+
+both! {
     async fn a_one_time_payment_is_paid_once_whatever_is_rerun(app) {
         let mut h = bereaved_household();
         h["child"] = json!({"status": "deceased", "died_on": "2020-03-10"});

@@ -159,3 +159,40 @@ both! {
         assert_eq!(after.as_array().map(Vec::len), before.as_array().map(Vec::len));
     }
 }
+
+both! {
+    async fn dated_facts_import_as_a_gbk_crlf_file_from_excel_and_bad_ones_name_line_and_column(app) {
+        let header = format!("{HEADER_ZH},再生育或收养日期,低保期间,户籍迁出日期");
+        let good = format!(
+            "丝绸路街道,丝绸路东村,1号,否,城镇,死亡,2015/8/10,,是,否,否,张秀兰,{},是,160.50,是,李建国,{},是,2020/9/15,2019-01-01至2019-12-31；2021-03-01至2021-06-30,2022/3/10",
+            id(1966, 3, 20, true, 1),
+            id(1964, 11, 2, false, 1)
+        );
+        let bad = format!(
+            "丝绸路街道,丝绸路东村,2号,是,城镇,死亡,2015/8/10,,是,否,否,张秀兰,{},是,160.50,是,李建国,{},是,,2019-01-01到2019-12-31,",
+            id(1966, 3, 20, true, 2),
+            id(1964, 11, 2, false, 2)
+        );
+        // A birth without its date, on line 4 (as the spreadsheet counts, header on line 1).
+        let undated = format!(
+            "丝绸路街道,丝绸路东村,3号,是,城镇,死亡,2015/8/10,,是,否,否,张秀兰,{},是,160.50,是,李建国,{},是,,,",
+            id(1966, 3, 20, true, 3),
+            id(1964, 11, 2, false, 3)
+        );
+        let text = format!("{header}\r\n{good}\r\n{bad}\r\n{undated}\r\n");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let res = upload(&app, "?dry_run=true", gbk.to_vec()).await;
+        let fields: Vec<&str> = res.body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, ["line 3 dibao_periods", "line 4 other_child_on"], "{}", res.body);
+        // Without the bad row the file lands, with its dates.
+        let text = format!("{header}\r\n{good}\r\n");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let res = upload(&app, "", gbk.to_vec()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let first = app.get("/api/v1/households?limit=1", &app.office).await.body[0]["household_id"].clone();
+        let h = app.get(&format!("/api/v1/households/{first}"), &app.office).await.body;
+        assert_eq!(h["other_child_on"], "2020-09-15");
+        assert_eq!(h["hukou_moved_out_on"], "2022-03-10");
+        assert_eq!(h["dibao_periods"], serde_json::json!([{"from": "2019-01-01", "until": "2019-12-31"}, {"from": "2021-03-01", "until": "2021-06-30"}]));
+    }
+}
