@@ -192,7 +192,7 @@ pub fn parse_period(s: &str) -> Result<Period> {
 /// a year's overview (the twelve months' dues, without corrections; approved month by month).
 pub async fn generate(
     db: &Db,
-    book: &RuleBook,
+    book: std::sync::Arc<RuleBook>,
     period: &str,
     account_id: Option<i64>,
 ) -> Result<Disbursement> {
@@ -212,13 +212,20 @@ pub async fn generate(
         .iter()
         .filter_map(|r| r.once_key.clone().map(|k| (r.household_id, k)))
         .collect();
-    let records = all_records(db, None).await?;
-    let mut rows = Vec::new();
-    for h in &records {
-        rows.extend(rows_for(book, h, parsed, &paid_once)?);
-    }
+    let records = std::sync::Arc::new(all_records(db, None).await?);
+    // Evaluating the whole register is CPU work: on the blocking pool, not the desks' workers.
+    let (book2, records2) = (book.clone(), records.clone());
+    let mut rows = tokio::task::spawn_blocking(move || {
+        let mut rows = Vec::new();
+        for h in records2.iter() {
+            rows.extend(rows_for(&book2, h, parsed, &paid_once)?);
+        }
+        Ok::<_, AppError>(rows)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("evaluation stopped: {e}")))??;
     if let Period::Month { .. } = parsed {
-        rows.extend(corrections(db, book, &records, &approved, &paid, period).await?);
+        rows.extend(corrections(db, &book, &records, &approved, &paid, period).await?);
     }
     store(db, period, &records, rows, account_id).await
 }

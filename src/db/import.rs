@@ -56,7 +56,13 @@ pub async fn import_households(
     source: &str,
     today: NaiveDate,
 ) -> Result<ImportReport> {
-    let text = match csv_io::decode(bytes, encoding) {
+    // Decoding and parsing a large file is seconds of CPU: on the blocking pool, so desks'
+    // scans keep their latency while a township uploads.
+    let owned = bytes.to_vec();
+    let decoded = tokio::task::spawn_blocking(move || csv_io::decode(&owned, encoding))
+        .await
+        .map_err(|e| crate::error::AppError::Internal(anyhow::anyhow!("decoding stopped: {e}")))?;
+    let text = match decoded {
         Ok(t) => t,
         Err(e) => {
             return Ok(ImportReport {
@@ -68,7 +74,12 @@ pub async fn import_households(
         }
     };
     let places = known_places(db).await?;
-    let (rows, mut errors) = csv_io::parse_households(&text, &places, today);
+    let (rows, mut errors) =
+        tokio::task::spawn_blocking(move || csv_io::parse_households(&text, &places, today))
+            .await
+            .map_err(|e| {
+                crate::error::AppError::Internal(anyhow::anyhow!("parsing stopped: {e}"))
+            })?;
     // ID numbers already on file elsewhere.
     let stored: HashSet<String> =
         on_db!(db, p => sqlx::query_scalar::<_, String>("select id_number from member")

@@ -167,7 +167,8 @@ async fn generate(
     Json(body): Json<GenerateBody>,
 ) -> Result<(StatusCode, Json<Disbursement>)> {
     let book = s.rule_book().await?;
-    let list = disbursement::generate(&s.db, &book, &body.period, Some(caller.account_id)).await?;
+    let list =
+        disbursement::generate(&s.db, book.clone(), &body.period, Some(caller.account_id)).await?;
     Ok((StatusCode::CREATED, Json(list)))
 }
 
