@@ -84,8 +84,27 @@ pub enum Command {
 /// `greenchannel audit ...`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chains; names the first bad entry and exits non-zero if there is one.
-    Check,
+    /// Check the hash chains (and, with `--checkpoint`, that the log still extends every
+    /// exported checkpoint); names the first bad entry and exits non-zero if there is one.
+    Check {
+        /// A checkpoint file exported earlier (`audit checkpoint -o`, or
+        /// `GET /api/v1/audit/checkpoints`).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The key folder holding the audit key: when given, the file must carry that key.
+        #[arg(long, env = "GREENCHANNEL_KEYS_DIR")]
+        keys_dir: Option<PathBuf>,
+    },
+    /// Sign the chains' heads now and write every checkpoint (with the audit key's public
+    /// half) for safekeeping outside the service.
+    Checkpoint {
+        /// The key folder holding the audit key (made on first use).
+        #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
+        keys_dir: PathBuf,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `greenchannel rules ...`

@@ -15,6 +15,99 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A fresh database for a command-line test: an SQLite file in the test's folder, or a
+/// throw-away database on the PostgreSQL test server (dropped at the end).
+struct TestDb {
+    url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    fn is_sqlite(&self) -> bool {
+        self.postgres.is_none()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            let _ = std::thread::spawn(move || {
+                runtime().block_on(async {
+                    let pool = sqlx::PgPool::connect(&admin).await.ok()?;
+                    sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&pool)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// SQLite, and PostgreSQL unless the run opted out with `GREENCHANNEL_TEST_POSTGRES=off`
+/// (said loudly); an unreachable server fails the test.
+fn each_database() -> Vec<TestDb> {
+    let mut dbs = vec![TestDb {
+        url: "sqlite:gc.db".into(),
+        postgres: None,
+    }];
+    if let Some(pg) = postgres() {
+        dbs.push(pg);
+    }
+    dbs
+}
+
+fn postgres() -> Option<TestDb> {
+    let admin = match std::env::var("GREENCHANNEL_TEST_POSTGRES") {
+        Ok(v) if v.eq_ignore_ascii_case("off") => {
+            eprintln!("\n*** SKIPPED: GREENCHANNEL_TEST_POSTGRES=off, so the PostgreSQL half did NOT run ***\n");
+            return None;
+        }
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+    };
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "gc_cli_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let created = {
+        let (admin, name) = (admin.clone(), name.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async {
+                let pool = sqlx::PgPool::connect(&admin).await?;
+                sqlx::query(&format!("create database {name}"))
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .join()
+        .expect("thread")
+    };
+    if let Err(e) = created {
+        panic!("PostgreSQL at {admin} does not answer ({e}); start it, or set GREENCHANNEL_TEST_POSTGRES=off");
+    }
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a);
+    Some(TestDb {
+        url: format!("{base}/{name}"),
+        postgres: Some((admin, name)),
+    })
+}
+
 /// The household of the issue (and of `rules eval`'s documentation).
 const EXAMPLE: &str = include_str!("rules/example-household.json");
 
@@ -61,11 +154,16 @@ fn rules_eval_prints_entitlements_or_names_what_is_wrong() {
 
 #[test]
 fn import_names_the_line_and_column_and_writes_nothing() {
+    for db in each_database() {
+        import_names_the_line_and_column_and_writes_nothing_on(&db.url);
+    }
+}
+
+fn import_names_the_line_and_column_and_writes_nothing_on(db: &str) {
     let dir = tempfile::tempdir().unwrap();
     let csv = "township,address,hukou_in_district,area,child_status,child_died_on,other_child_since,dibao,low_income,mother_name,mother_id_number\n\
                370306001,1号,yes,urban,deceased,2015-08-10,no,no,no,张秀兰,110105194912310021\n";
     std::fs::write(dir.path().join("h.csv"), csv).unwrap();
-    let db = "sqlite:gc.db";
     assert!(greenchannel(&["--database", db, "migrate"], dir.path())
         .status
         .success());
@@ -118,69 +216,88 @@ fn card_verify_is_malformed_for_garbage_and_explains_a_missing_key_file() {
 
 #[test]
 fn audit_check_passes_on_an_empty_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = greenchannel(
-        &["--database", "sqlite:gc.db", "audit", "check"],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("intact"));
+    for db in each_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = greenchannel(&["--database", &db.url, "audit", "check"], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("intact"));
+    }
 }
 
-/// `serve`, stopped by SIGTERM after a scan, leaves one database file behind: the desk's audit
-/// log closed its own connection before the pool, so the WAL was checkpointed and removed, and
-/// the scan is in the file.
-#[tokio::test]
-async fn serve_stops_cleanly_with_the_audit_log_checkpointed() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = greenchannel(
-        &["--database", "sqlite:gc.db", "demo", "--households", "3"],
-        dir.path(),
-    );
+/// Fills `db` with the demo district; returns its token per role.
+fn demo(dir: &std::path::Path, db: &str) -> impl Fn(&str) -> String {
+    let out = greenchannel(&["--database", db, "demo", "--households", "3"], dir);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let tokens = text(&out.stdout);
-    let token = |role: &str| {
+    move |role: &str| {
         tokens
             .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
             .find(|w| w.len() == 2 && w[0] == role)
             .map(|w| w[1].to_owned())
             .unwrap_or_else(|| panic!("no {role} token in {tokens}"))
-    };
+    }
+}
+
+/// Starts `serve` on `db` with the key folder `keys` and waits until it is ready; returns the
+/// process and its API base URL.
+async fn start(dir: &std::path::Path, db: &str, keys: &str) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Server(
+    let server = Server(
         Command::new(env!("CARGO_BIN_EXE_greenchannel"))
-            .args(["--database", "sqlite:gc.db", "serve", "--listen"])
+            .args(["--database", db, "serve", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
-            .current_dir(dir.path())
+            .current_dir(dir)
             .env("RUST_LOG", "warn")
-            .env("GREENCHANNEL_KEYS_DIR", dir.path().join("keys"))
+            .env("GREENCHANNEL_KEYS_DIR", dir.join(keys))
             .spawn()
             .expect("serve starts"),
     );
-    let base = format!("http://127.0.0.1:{port}/api/v1");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
+    for _ in 0..400 {
         let up = client
             .get(format!("http://127.0.0.1:{port}/readyz"))
             .send()
             .await;
         if up.is_ok_and(|r| r.status().is_success()) {
-            ready = true;
-            break;
+            return (server, format!("http://127.0.0.1:{port}/api/v1"));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(ready, "the server did not come up");
-    let office = token("office");
+    panic!("the server did not come up");
+}
+
+/// Sends SIGTERM and waits: the exit must be clean.
+fn stop(mut server: Server) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+async fn scan(base: &str, token: &str, qr: &str) -> serde_json::Value {
+    json_of(
+        reqwest::Client::new()
+            .post(format!("{base}/verify"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "qr": qr })),
+    )
+    .await
+}
+
+/// Issues every card of the demo district through `base`; returns their QR texts and serials.
+async fn issue_all(base: &str, office: &str) -> Vec<(String, String)> {
+    let client = reqwest::Client::new();
     let issued = client
         .post(format!("{base}/cards/batch"))
-        .bearer_auth(&office)
+        .bearer_auth(office)
         .json(&serde_json::json!({}))
         .send()
         .await
@@ -193,41 +310,197 @@ async fn serve_stops_cleanly_with_the_audit_log_checkpointed() {
     let cards = json_of(
         client
             .get(format!("{base}/cards?state=active"))
-            .bearer_auth(&office),
+            .bearer_auth(office),
     )
     .await;
-    let qr = cards[0]["qr_text"].as_str().expect("a card").to_owned();
-    let answer = json_of(
-        client
-            .post(format!("{base}/verify"))
-            .bearer_auth(token("desk"))
-            .json(&serde_json::json!({ "qr": qr })),
-    )
-    .await;
-    assert_eq!(answer["verdict"], "valid", "{answer}");
+    cards
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["qr_text"].as_str().unwrap().to_owned(),
+                c["serial"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
+/// `serve`, stopped by SIGTERM after a scan, drains the desk's audit log before it closes the
+/// database: the scan is in the log, and on SQLite the WAL was checkpointed and removed (the
+/// log's own connection closed before the pool).
+#[tokio::test]
+async fn serve_stops_cleanly_with_the_audit_log_drained() {
+    for db in each_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = demo(dir.path(), &db.url);
+        let (server, base) = start(dir.path(), &db.url, "keys").await;
+        let cards = issue_all(&base, &token("office")).await;
+        let answer = scan(&base, &token("desk"), &cards[0].0).await;
+        assert_eq!(answer["verdict"], "valid", "{answer}");
+        stop(server);
+        if db.is_sqlite() {
+            assert!(dir.path().join("gc.db").exists());
+            assert!(
+                !dir.path().join("gc.db-wal").exists(),
+                "the WAL was left behind: some connection was still open"
+            );
+        }
+        let out = greenchannel(&["--database", &db.url, "audit", "check"], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("intact: 1 entries"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+/// The scale-out shape: two service processes on one PostgreSQL database. A revocation made
+/// through one is refused at the other's desk at once; a key compromised with the command line
+/// reaches the other within its key refresh; both audit chains check.
+#[tokio::test]
+async fn two_instances_on_one_postgres_agree() {
+    let Some(db) = postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let token = demo(dir.path(), &db.url);
+    let (a, base_a) = start(dir.path(), &db.url, "keys-a").await;
+    // The second instance has no signing secret of its own: it verifies with the shared keys.
+    let (b, base_b) = start(dir.path(), &db.url, "keys-b").await;
+    let (office, desk) = (token("office"), token("desk"));
+    let cards = issue_all(&base_a, &office).await;
+    assert!(cards.len() >= 2, "{cards:?}");
+    assert_eq!(scan(&base_b, &desk, &cards[0].0).await["verdict"], "valid");
+    assert_eq!(scan(&base_a, &desk, &cards[1].0).await["verdict"], "valid");
+    let revoked = reqwest::Client::new()
+        .post(format!("{base_a}/cards/{}/revoke", cards[0].1))
+        .bearer_auth(&office)
+        .json(&serde_json::json!({"reason": "lost"}))
+        .send()
+        .await
         .unwrap();
-    assert!(killed.success());
-    let status = server.0.wait().unwrap();
-    assert!(status.success(), "serve exited with {status}");
-    assert!(dir.path().join("gc.db").exists());
-    assert!(
-        !dir.path().join("gc.db-wal").exists(),
-        "the WAL was left behind: some connection was still open"
+    assert!(revoked.status().is_success());
+    assert_eq!(
+        scan(&base_b, &desk, &cards[0].0).await["verdict"],
+        "revoked",
+        "at once"
     );
+    // The key is compromised with the command line, on instance A's folder.
+    let keys = json_of(reqwest::Client::new().get(format!("{base_b}/keys"))).await;
+    let key_id = keys["keys"][0]["key_id"].as_str().unwrap().to_owned();
     let out = greenchannel(
-        &["--database", "sqlite:gc.db", "audit", "check"],
+        &[
+            "--database",
+            &db.url,
+            "keys",
+            "compromise",
+            &key_id,
+            "--keys-dir",
+            "keys-a",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let v = scan(&base_b, &desk, &cards[1].0).await;
+        if v["verdict"] == "key_compromised" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance B still says {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        scan(&base_a, &desk, &cards[1].0).await["verdict"],
+        "key_compromised"
+    );
+    stop(a);
+    stop(b);
+    let out = greenchannel(&["--database", &db.url, "audit", "check"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stdout));
     assert!(
-        text(&out.stdout).contains("intact: 1 entries"),
+        text(&out.stdout).contains("in 2 chain(s)"),
         "{}",
         text(&out.stdout)
     );
+}
+
+/// `audit checkpoint` signs the chains' heads and writes them out; `audit check --checkpoint`
+/// passes on the intact log and names the entry once a rewritten log no longer extends it.
+#[tokio::test]
+async fn an_exported_checkpoint_is_checked_from_the_command_line() {
+    for db in each_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = demo(dir.path(), &db.url);
+        let (server, base) = start(dir.path(), &db.url, "keys").await;
+        let cards = issue_all(&base, &token("office")).await;
+        for _ in 0..3 {
+            scan(&base, &token("desk"), &cards[0].0).await;
+        }
+        stop(server);
+        let out = greenchannel(
+            &[
+                "--database",
+                &db.url,
+                "audit",
+                "checkpoint",
+                "--keys-dir",
+                "keys",
+                "-o",
+                "cp.json",
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let check = |dir: &std::path::Path| {
+            greenchannel(
+                &[
+                    "--database",
+                    &db.url,
+                    "audit",
+                    "check",
+                    "--checkpoint",
+                    "cp.json",
+                    "--keys-dir",
+                    "keys",
+                ],
+                dir,
+            )
+        };
+        let out = check(dir.path());
+        assert!(out.status.success(), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("extending all 1 checkpoint(s)"),
+            "{}",
+            text(&out.stdout)
+        );
+        // Truncating the log below the checkpoint is named.
+        execute(&db, dir.path(), "delete from verification where seq >= 2").await;
+        let out = check(dir.path());
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("deleted"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+/// Runs one statement on a test database, as someone with write access to it would.
+async fn execute(db: &TestDb, dir: &std::path::Path, sql: &str) {
+    if db.is_sqlite() {
+        let url = format!("sqlite:{}", dir.join("gc.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("postgres");
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+        pool.close().await;
+    }
 }
 
 async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {

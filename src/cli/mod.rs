@@ -112,28 +112,34 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
             at,
             text,
         }) => offline::verify_card(&keys, status_list.as_deref(), at, &text),
-        Command::Audit(crate::config::AuditCommand::Check) => {
+        Command::Audit(crate::config::AuditCommand::Check {
+            checkpoint,
+            keys_dir,
+        }) => audit_check(&config.database, checkpoint.as_deref(), keys_dir.as_deref()).await,
+        Command::Audit(crate::config::AuditCommand::Checkpoint { keys_dir, output }) => {
+            use crate::service::audit::{checkpoint, export, AuditKey};
+            let key = AuditKey::open_or_create(&keys_dir)?;
             let db = Db::connect(&config.database, 2).await?;
-            let report = crate::db::audit::check(&db)
+            let made = checkpoint(&db, &key)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let file = export(&db, &key)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             db.close().await;
-            match report.first_bad {
-                None => {
-                    println!(
-                        "audit log intact: {} entries in {} chain(s)",
-                        report.entries, report.chains
-                    );
-                    Ok(ExitCode::SUCCESS)
+            let json = serde_json::to_string_pretty(&file)?;
+            match output {
+                Some(p) => {
+                    std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?
                 }
-                Some(bad) => {
-                    println!(
-                        "audit log broken at entry {} (chain {}, seq {}): {}",
-                        bad.verification_id, bad.chain_id, bad.seq, bad.problem
-                    );
-                    Ok(ExitCode::FAILURE)
-                }
+                None => println!("{json}"),
             }
+            eprintln!(
+                "signed {} new checkpoint(s); {} in all",
+                made.len(),
+                file.checkpoints.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             let db = Db::connect(&config.database, 1).await?;
@@ -155,7 +161,10 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
     }
     tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
     let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template, &db).await?;
-    let state = AppState::new(db.clone()).with_cards(cards)?;
+    let audit_key = crate::service::audit::AuditKey::open_or_create(&args.keys_dir)?;
+    let state = AppState::new(db.clone())
+        .with_cards(cards)?
+        .with_audit_key(audit_key);
     let verifier_stopped = state.verifier.as_ref().map(|v| v.stopped());
     serve(
         listener,
@@ -237,6 +246,56 @@ async fn bootstrap(database: &str, name: &str) -> anyhow::Result<ExitCode> {
     );
     println!("{token}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `audit check [--checkpoint FILE]`.
+async fn audit_check(
+    database: &str,
+    checkpoint: Option<&std::path::Path>,
+    keys_dir: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let file = match checkpoint {
+        None => None,
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let file: crate::audit::CheckpointFile = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: not a checkpoint file: {e}", p.display()))?;
+            Some(file)
+        }
+    };
+    let trusted = keys_dir
+        .filter(|d| d.join(crate::service::audit::AUDIT_KEY_FILE).exists())
+        .map(crate::service::audit::AuditKey::open_or_create)
+        .transpose()?;
+    let db = Db::connect(database, 2).await?;
+    let report = match &file {
+        None => crate::db::audit::check(&db).await,
+        Some(f) => crate::service::audit::check_with(&db, f, trusted.as_ref()).await,
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await;
+    match report.first_bad {
+        None => {
+            println!(
+                "audit log intact: {} entries in {} chain(s){}",
+                report.entries,
+                report.chains,
+                file.map_or(String::new(), |f| format!(
+                    ", extending all {} checkpoint(s)",
+                    f.checkpoints.len()
+                ))
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(bad) => {
+            println!(
+                "audit log broken at entry {} (chain {}, seq {}): {}",
+                bad.verification_id, bad.chain_id, bad.seq, bad.problem
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `card issue-all`: batch issuing with a progress bar.

@@ -25,6 +25,29 @@ pub fn router() -> Router<AppState> {
         .route("/audit/per-day", get(per_day))
         .route("/audit/copy-alerts", get(copy_alerts))
         .route("/audit/check", get(check))
+        .route(
+            "/audit/checkpoints",
+            get(export_checkpoints).post(make_checkpoint),
+        )
+}
+
+/// Every signed checkpoint with the audit key's public half: keep a copy outside the service,
+/// and `greenchannel audit check --checkpoint FILE` proves the log still extends it.
+async fn export_checkpoints(
+    _: Staff<AuditReaders>,
+    State(s): State<AppState>,
+) -> Result<Json<crate::audit::CheckpointFile>> {
+    let key = s.audit_key.as_deref().ok_or(AppError::Unavailable)?;
+    Ok(Json(crate::service::audit::export(&s.db, key).await?))
+}
+
+/// Signs the chains' heads now (also done every ten minutes); answers the new checkpoints.
+async fn make_checkpoint(
+    _: Staff<super::extract::OfficeOnly>,
+    State(s): State<AppState>,
+) -> Result<Json<Vec<crate::audit::Checkpoint>>> {
+    let key = s.audit_key.as_deref().ok_or(AppError::Unavailable)?;
+    Ok(Json(crate::service::audit::checkpoint(&s.db, key).await?))
 }
 
 #[derive(Deserialize)]

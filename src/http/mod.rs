@@ -58,6 +58,8 @@ pub struct AppState {
     pub cards: Option<Arc<CardService>>,
     /// The desk's batching verifier (started with the cards).
     pub verifier: Option<Verifier>,
+    /// The key that signs the audit log's checkpoints.
+    pub audit_key: Option<Arc<crate::service::audit::AuditKey>>,
 }
 
 impl AppState {
@@ -69,7 +71,29 @@ impl AppState {
             rules: Arc::default(),
             cards: None,
             verifier: None,
+            audit_key: None,
         }
+    }
+
+    /// The same state with the audit key, and a task that signs the audit chains' heads every
+    /// [`crate::service::audit::CHECKPOINT_EVERY`]. Call it inside the runtime.
+    pub fn with_audit_key(mut self, key: crate::service::audit::AuditKey) -> Self {
+        use crate::service::audit::{checkpoint, CHECKPOINT_EVERY};
+        let key = Arc::new(key);
+        let (weak, db) = (Arc::downgrade(&key), self.db.clone());
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+            let mut tick = tokio::time::interval_at(start, CHECKPOINT_EVERY);
+            loop {
+                tick.tick().await;
+                let Some(key) = weak.upgrade() else { break };
+                if let Err(e) = checkpoint(&db, &key).await {
+                    tracing::error!(error = %e, "signing the audit checkpoints failed");
+                }
+            }
+        });
+        self.audit_key = Some(key);
+        self
     }
 
     /// The same state with cards (and the desk's verifier, with its audit writer), and a task

@@ -2,6 +2,7 @@
 //! transaction ([`crate::db::Tx`]) that lands whole or not at all. Handlers and the command line
 //! call these; `db/` below them only stores and reads.
 
+pub mod audit;
 pub mod keys;
 pub mod register;
 pub mod rules;

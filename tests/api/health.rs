@@ -35,7 +35,7 @@ both! {
             "/cards/sheet.pdf", "/cards/{serial}", "/cards/{serial}/pdf", "/cards/{serial}/suspend",
             "/cards/{serial}/reinstate", "/cards/{serial}/revoke", "/cards/{serial}/reissue",
             "/verify", "/verify/recent", "/audit/verifications", "/audit/per-day", "/audit/copy-alerts",
-            "/audit/check", "/openapi.json",
+            "/audit/check", "/audit/checkpoints", "/openapi.json",
         ];
         let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
         documented.sort();

@@ -167,9 +167,12 @@ impl TestApp {
         let cards = CardService::open(keys.path(), &template, &db)
             .await
             .expect("card service");
+        let audit_key =
+            greenchannel::service::audit::AuditKey::open_or_create(keys.path()).expect("audit key");
         let router = app(AppState::new(db.clone())
             .with_cards(cards)
-            .expect("verifier"));
+            .expect("verifier")
+            .with_audit_key(audit_key));
         TestApp {
             db,
             router,

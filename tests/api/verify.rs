@@ -323,3 +323,88 @@ both! {
         assert_eq!(offline["verdict"], "valid", "{offline}");
     }
 }
+
+/// What someone who can write the database does to hide an edit: rewrites an entry and
+/// recomputes the hashes of it and every later entry of its chain, so the chain itself checks.
+async fn rewrite_from(app: &TestApp, seq: i64, verdict: &str) {
+    type Row = (
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        Option<String>,
+        String,
+        String,
+    );
+    let rows: Vec<Row> = greenchannel::on_db!(&app.db, p => sqlx::query_as(
+        "select verification_id, chain_id, seq, at, facility_id, account_id, card_serial, verdict, prev_hash
+           from verification order by chain_id, seq").fetch_all(p).await).unwrap();
+    let mut prev: Option<String> = None;
+    for (id, chain_id, s, at, facility_id, account_id, card_serial, old_verdict, prev_hash) in rows
+    {
+        if s < seq {
+            continue;
+        }
+        let entry = greenchannel::audit::Entry {
+            chain_id,
+            seq: s,
+            at,
+            facility_id,
+            account_id,
+            card_serial,
+            verdict: if s == seq {
+                verdict.to_owned()
+            } else {
+                old_verdict
+            },
+        };
+        let prev_hash = prev.take().unwrap_or(prev_hash);
+        let hash = greenchannel::audit::hash(&prev_hash, &entry);
+        greenchannel::on_db!(&app.db, p => sqlx::query("update verification set verdict = $1, prev_hash = $2, hash = $3 where verification_id = $4")
+            .bind(&entry.verdict).bind(&prev_hash).bind(&hash).bind(id).execute(p).await.map(|_| ())).unwrap();
+        prev = Some(hash);
+    }
+}
+
+both! {
+    async fn a_rewritten_log_that_checks_is_caught_by_an_exported_checkpoint(app) {
+        let (_, card) = carded(&app).await;
+        let s = serve(&app).await;
+        let qr = card["qr_text"].as_str().unwrap();
+        for _ in 0..3 {
+            s.verify(&app.desk, qr).await;
+        }
+        let made = app.post("/api/v1/audit/checkpoints", &app.office, &json!({})).await;
+        assert_eq!(made.body.as_array().map(Vec::len), Some(1), "{}", made.body);
+        for _ in 0..2 {
+            s.verify(&app.desk, qr).await;
+        }
+        let export = app.get("/api/v1/audit/checkpoints", &app.auditor).await.body;
+        let file: greenchannel::audit::CheckpointFile = serde_json::from_value(export).unwrap();
+        assert_eq!(file.checkpoints[0].seq, 3);
+        let key = greenchannel::service::audit::AuditKey::open_or_create(app.keys_dir()).unwrap();
+        let intact = greenchannel::service::audit::check_with(&app.db, &file, Some(&key)).await.unwrap();
+        assert!(intact.first_bad.is_none(), "{:?}", intact.first_bad);
+        // Entry 2 rewritten and every later hash recomputed: the chain alone checks…
+        rewrite_from(&app, 2, "revoked").await;
+        assert!(greenchannel::db::audit::check(&app.db).await.unwrap().first_bad.is_none());
+        // …but the log no longer extends the checkpoint, which names the entry it signed.
+        let report = greenchannel::service::audit::check_with(&app.db, &file, Some(&key)).await.unwrap();
+        let bad = report.first_bad.expect("the rewrite is found");
+        assert_eq!(bad.seq, 3);
+        assert!(bad.problem.contains("rewritten"), "{}", bad.problem);
+        // Deleting the tail back to before the checkpoint is found too.
+        greenchannel::on_db!(&app.db, p => sqlx::query("delete from verification where seq >= 3").execute(p).await.map(|_| ())).unwrap();
+        let bad = greenchannel::service::audit::check_with(&app.db, &file, Some(&key)).await.unwrap().first_bad.expect("the deletion is found");
+        assert!(bad.problem.contains("deleted"), "{}", bad.problem);
+        // A file whose checkpoint was altered, or signed by another key, proves nothing.
+        let mut forged = file.clone();
+        forged.checkpoints[0].seq = 2;
+        greenchannel::service::audit::check_with(&app.db, &forged, Some(&key)).await.unwrap_err();
+        // Only the office signs; the desk reads nothing here.
+        app.post("/api/v1/audit/checkpoints", &app.auditor, &json!({})).await.assert_problem(axum::http::StatusCode::FORBIDDEN, "forbidden");
+        app.get("/api/v1/audit/checkpoints", &app.desk).await.assert_problem(axum::http::StatusCode::FORBIDDEN, "forbidden");
+    }
+}

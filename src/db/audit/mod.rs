@@ -281,3 +281,63 @@ pub async fn copy_alerts(db: &Db) -> Result<Vec<CopyAlert>> {
                              join verification s on s.verification_id = a.second_verification_id
           order by a.copy_alert_id desc").fetch_all(p).await)?)
 }
+
+/// The last entry of every chain that has no checkpoint at that entry yet.
+pub async fn heads_without_checkpoint(db: &Db) -> Result<Vec<(String, i64, String)>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select v.chain_id, v.seq, v.hash from verification v
+          where v.seq = (select max(w.seq) from verification w where w.chain_id = v.chain_id)
+            and not exists (select 1 from audit_checkpoint c where c.chain_id = v.chain_id and c.seq = v.seq)
+          order by v.chain_id")
+        .fetch_all(p).await)?)
+}
+
+/// Stores a signed checkpoint.
+pub async fn insert_checkpoint(db: &Db, c: &crate::audit::Checkpoint) -> Result<()> {
+    on_db!(db, p => sqlx::query(
+        "insert into audit_checkpoint (chain_id, seq, hash, made_at, signature) values ($1, $2, $3, $4, $5)
+         on conflict (chain_id, seq) do nothing")
+        .bind(&c.chain_id).bind(c.seq).bind(&c.hash).bind(&c.made_at).bind(&c.signature)
+        .execute(p).await.map(|_| ()))?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    chain_id: String,
+    seq: i64,
+    hash: String,
+    made_at: String,
+    signature: String,
+}
+
+/// Every stored checkpoint, oldest first.
+pub async fn checkpoints(db: &Db) -> Result<Vec<crate::audit::Checkpoint>> {
+    let rows: Vec<CheckpointRow> = on_db!(db, p => sqlx::query_as(
+        "select chain_id, seq, hash, made_at, signature from audit_checkpoint order by audit_checkpoint_id")
+        .fetch_all(p).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::audit::Checkpoint {
+            chain_id: r.chain_id,
+            seq: r.seq,
+            hash: r.hash,
+            made_at: r.made_at,
+            signature: r.signature,
+        })
+        .collect())
+}
+
+/// The id and hash of entry `seq` of a chain.
+pub async fn entry_at(db: &Db, chain_id: &str, seq: i64) -> Result<Option<(i64, String)>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select verification_id, hash from verification where chain_id = $1 and seq = $2")
+        .bind(chain_id).bind(seq).fetch_optional(p).await)?)
+}
+
+/// The id and seq of a chain's last entry.
+pub async fn chain_end(db: &Db, chain_id: &str) -> Result<Option<(i64, i64)>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select verification_id, seq from verification where chain_id = $1 order by seq desc limit 1")
+        .bind(chain_id).fetch_optional(p).await)?)
+}
