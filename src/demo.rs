@@ -98,6 +98,7 @@ pub fn household(
     let pension = |rng: &mut dyn rand::RngCore, born: NaiveDate| {
         (rng.gen_range(0..10) < 6).then(|| PensionInput {
             basic_monthly_fen: (born.year() < 1962).then(|| rng.gen_range(120..200) * 100),
+            since: None,
         })
     };
     let mut members = Vec::new();
@@ -114,6 +115,7 @@ pub fn household(
             died_on: None,
             resident_pension: pension(rng, mother_born),
             resident_medical_insurance: rng.gen_range(0..10) < 9,
+            resident_medical_insurance_since: None,
             self_care: Some(if rng.gen_range(0..20) == 0 {
                 SelfCare::None
             } else {
@@ -132,6 +134,7 @@ pub fn household(
             died_on: None,
             resident_pension: pension(rng, father_born),
             resident_medical_insurance: rng.gen_range(0..10) < 9,
+            resident_medical_insurance_since: None,
             self_care: Some(SelfCare::Full),
         });
     }

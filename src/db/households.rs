@@ -83,6 +83,9 @@ pub struct MemberRecord {
     pub resident_pension: Option<PensionInput>,
     /// Resident medical insurance enrolment.
     pub resident_medical_insurance: bool,
+    /// Enrolled in it since that day.
+    #[serde(default)]
+    pub resident_medical_insurance_since: Option<NaiveDate>,
     /// Self-care ability.
     pub self_care: Option<SelfCare>,
 }
@@ -172,7 +175,9 @@ pub(crate) struct MemberRow {
     died_on: Option<NaiveDate>,
     resident_pension: bool,
     basic_pension_monthly_fen: Option<i64>,
+    pension_since: Option<NaiveDate>,
     resident_medical_insurance: bool,
+    medical_insurance_since: Option<NaiveDate>,
     self_care: Option<String>,
 }
 
@@ -237,8 +242,10 @@ impl MemberRow {
             died_on: self.died_on,
             resident_pension: self.resident_pension.then_some(PensionInput {
                 basic_monthly_fen: self.basic_pension_monthly_fen,
+                since: self.pension_since,
             }),
             resident_medical_insurance: self.resident_medical_insurance,
+            resident_medical_insurance_since: self.medical_insurance_since,
             self_care: self
                 .self_care
                 .map(|s| s.parse())
@@ -255,7 +262,8 @@ pub(crate) const HOUSEHOLD_COLUMNS: &str =
     ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at";
 pub(crate) const MEMBER_COLUMNS: &str =
     "member_id, household_id, name, sex, role, born_on, id_number, phone, died_on,
-    resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care";
+    resident_pension, basic_pension_monthly_fen, pension_since, resident_medical_insurance,
+    medical_insurance_since, self_care";
 
 /// The columns of a household row from an input, in the order of the insert and update below.
 pub(crate) struct HouseholdValues<'a> {
@@ -341,13 +349,16 @@ macro_rules! insert_member {
                 .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             sqlx::query(
                 "insert into member (household_id, name, sex, role, born_on, id_number, phone, died_on,
-                    resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                    resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care,
+                    pension_since, medical_insurance_since)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
                 .bind($household_id).bind(m.name.trim()).bind(id.sex().as_str()).bind(m.role.as_str())
                 .bind(id.birth_date()).bind(id.as_str()).bind(m.phone.as_deref().filter(|p| !p.is_empty()))
                 .bind(m.died_on).bind(m.resident_pension.is_some())
                 .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
                 .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
+                .bind(m.resident_pension.as_ref().and_then(|p| p.since))
+                .bind(m.resident_medical_insurance_since)
                 .execute(&mut *$tx).await?;
             Ok::<(), sqlx::Error>(())
         }
@@ -602,7 +613,8 @@ pub async fn update(
             let changed = sqlx::query(
                 "update member set name = $1, sex = $2, born_on = $3, id_number = $4, phone = $5,
                     died_on = $6, resident_pension = $7, basic_pension_monthly_fen = $8,
-                    resident_medical_insurance = $9, self_care = $10
+                    resident_medical_insurance = $9, self_care = $10, pension_since = $13,
+                    medical_insurance_since = $14
                  where household_id = $11 and role = $12")
                 .bind(m.name.trim()).bind(idn.sex().as_str()).bind(idn.birth_date()).bind(idn.as_str())
                 .bind(m.phone.as_deref().filter(|p| !p.is_empty())).bind(m.died_on)
@@ -610,6 +622,8 @@ pub async fn update(
                 .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
                 .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
                 .bind(id).bind(m.role.as_str())
+                .bind(m.resident_pension.as_ref().and_then(|p| p.since))
+                .bind(m.resident_medical_insurance_since)
                 .execute(&mut *tx).await.map_err(duplicate_id)?.rows_affected();
             if changed == 0 {
                 insert_member!(tx, id, m).await.map_err(duplicate_id)?;
@@ -711,9 +725,11 @@ impl HouseholdRecord {
                     resident_pension: Some(m.resident_pension.as_ref().map(|p| {
                         r::ResidentPension {
                             basic_monthly_fen: p.basic_monthly_fen,
+                            since: p.since,
                         }
                     })),
                     resident_medical_insurance: m.resident_medical_insurance,
+                    resident_medical_insurance_since: m.resident_medical_insurance_since,
                     died_on: m.died_on,
                     self_care: m.self_care.map(|s| match s {
                         SelfCare::Full => r::SelfCare::Full,

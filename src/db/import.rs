@@ -213,6 +213,8 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                             None => "",
                         }
                         .into(),
+                        date(m.resident_pension.as_ref().and_then(|p| p.since)),
+                        date(m.resident_medical_insurance_since),
                     ]),
                     None => row.extend(std::iter::repeat_n(String::new(), 8)),
                 }

@@ -94,6 +94,8 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("mother_basic_pension_yuan", "女方月基础养老金", false),
     ("mother_medical_insurance", "女方参加居民医保", false),
     ("mother_self_care", "女方自理能力", false),
+    ("mother_pension_since", "女方参加养老保险日期", false),
+    ("mother_medical_insurance_since", "女方参加医保日期", false),
     ("father_name", "男方姓名", false),
     ("father_id_number", "男方身份证号", false),
     ("father_phone", "男方电话", false),
@@ -102,6 +104,8 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("father_basic_pension_yuan", "男方月基础养老金", false),
     ("father_medical_insurance", "男方参加居民医保", false),
     ("father_self_care", "男方自理能力", false),
+    ("father_pension_since", "男方参加养老保险日期", false),
+    ("father_medical_insurance_since", "男方参加医保日期", false),
 ];
 
 /// Decodes the file's bytes to text.
@@ -474,6 +478,19 @@ impl RowReader {
             &key("medical_insurance"),
             cell.get(&key("medical_insurance")),
         )?;
+        let pension_since = self.date(
+            &key("pension_since"),
+            cell.get(&key("pension_since")),
+            false,
+        )?;
+        let medical_since = self.date(
+            &key("medical_insurance_since"),
+            cell.get(&key("medical_insurance_since")),
+            false,
+        )?;
+        if pension_since.is_some() && pension != Some(true) {
+            self.err(key("pension_since"), "填写了参保日期但未标明参加居民养老保险 / an enrolment date without resident pension enrolment");
+        }
         let self_care = match cell.get(&key("self_care")) {
             "" => None,
             "完全自理" | "full" => Some(SelfCare::Full),
@@ -494,8 +511,10 @@ impl RowReader {
             died_on,
             resident_pension: (pension == Some(true)).then_some(PensionInput {
                 basic_monthly_fen: basic,
+                since: pension_since,
             }),
             resident_medical_insurance: medical == Some(true),
+            resident_medical_insurance_since: medical_since,
             self_care,
         })
     }

@@ -72,6 +72,9 @@ impl TryFrom<ChildFields> for Child {
 pub struct PensionInput {
     /// The member's actual monthly basic pension in fen, when known and being paid.
     pub basic_monthly_fen: Option<i64>,
+    /// Enrolled since that day, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<NaiveDate>,
 }
 
 /// The household's fixed contact person (联系人, 二(二)).
@@ -111,6 +114,9 @@ pub struct MemberInput {
     pub resident_pension: Option<PensionInput>,
     /// Enrolled in resident basic medical insurance.
     pub resident_medical_insurance: bool,
+    /// Enrolled in it since that day, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_medical_insurance_since: Option<NaiveDate>,
     /// Self-care ability, when assessed.
     #[serde(default)]
     pub self_care: Option<SelfCare>,
@@ -372,8 +378,33 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
                 ));
             }
         }
+        if m.resident_pension
+            .as_ref()
+            .and_then(|p| p.since)
+            .is_some_and(|d| d > today)
+        {
+            errors.push(FieldError::new(
+                at("resident_pension.since"),
+                "日期在将来 / date is in the future",
+            ));
+        }
+        match (
+            m.resident_medical_insurance,
+            m.resident_medical_insurance_since,
+        ) {
+            (_, Some(d)) if d > today => errors.push(FieldError::new(
+                at("resident_medical_insurance_since"),
+                "日期在将来 / date is in the future",
+            )),
+            (false, Some(_)) => errors.push(FieldError::new(
+                at("resident_medical_insurance_since"),
+                "未参加医保时不填 / only with resident_medical_insurance: true",
+            )),
+            _ => {}
+        }
         if let Some(PensionInput {
             basic_monthly_fen: Some(f),
+            ..
         }) = m.resident_pension
         {
             if f < 0 {

@@ -109,10 +109,11 @@ fn medical_insurance_premium(ctx: &mut Ctx) {
             continue;
         }
         let dibao = ctx.hh.dibao_on(ctx.on);
+        let insured = m.medical_insurance_on(ctx.on);
         let base = |zh, en| {
             Basis::new("二(五)1", zh, en)
                 .fact("dibao", dibao)
-                .fact("resident_medical_insurance", m.resident_medical_insurance)
+                .fact("resident_medical_insurance", insured)
         };
         if !dibao {
             let b = base(
@@ -120,7 +121,7 @@ fn medical_insurance_premium(ctx: &mut Ctx) {
                 "the household is not on minimum living allowance",
             );
             ctx.refuse(code, Some(m), || b);
-        } else if !m.resident_medical_insurance {
+        } else if !insured {
             let b = base(
                 "未参加城乡居民基本医疗保险",
                 "not enrolled in resident medical insurance",

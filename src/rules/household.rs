@@ -145,6 +145,9 @@ pub struct ResidentPension {
     /// The member's own actual monthly basic pension (fen); `null` if not yet drawn or unknown.
     #[serde(default)]
     pub basic_monthly_fen: Option<i64>,
+    /// Enrolled since that day; without it, on every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<NaiveDate>,
 }
 
 /// A member of the household.
@@ -166,6 +169,9 @@ pub struct Member {
     pub resident_pension: Option<Option<ResidentPension>>,
     /// Enrolled in resident basic medical insurance.
     pub resident_medical_insurance: bool,
+    /// Enrolled in it since that day; without it, on every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_medical_insurance_since: Option<NaiveDate>,
     /// Day of death, if the member died.
     #[serde(default)]
     pub died_on: Option<NaiveDate>,
@@ -281,6 +287,7 @@ impl TryFrom<RawHousehold> for Household {
             }
             if let Some(Some(ResidentPension {
                 basic_monthly_fen: Some(b),
+                ..
             })) = m.resident_pension
             {
                 if b < 0 {
@@ -361,9 +368,15 @@ impl Household {
     /// callers that skip re-evaluating when nothing can have changed between two days.
     pub fn fact_changes(&self) -> impl Iterator<Item = NaiveDate> + '_ {
         let spans = self.dibao_periods.iter().chain(&self.low_income_periods);
+        let enrolments = self.members.iter().flat_map(|m| {
+            m.resident_medical_insurance_since
+                .into_iter()
+                .chain(m.resident_pension.flatten().and_then(|p| p.since))
+        });
         self.hukou_moved_out_on
             .into_iter()
             .chain(self.other_child_on)
+            .chain(enrolments)
             .chain(
                 spans.flat_map(|p| {
                     std::iter::once(p.from).chain(p.until.and_then(|u| u.succ_opt()))
@@ -373,6 +386,20 @@ impl Household {
 }
 
 impl Member {
+    /// The resident pension enrolment as it stood on `on` (enrolled from its `since`).
+    pub fn pension_on(&self, on: NaiveDate) -> Option<Option<ResidentPension>> {
+        self.resident_pension
+            .map(|p| p.filter(|p| p.since.is_none_or(|s| s <= on)))
+    }
+
+    /// Enrolled in resident medical insurance on `on`.
+    pub fn medical_insurance_on(&self, on: NaiveDate) -> bool {
+        self.resident_medical_insurance
+            && self
+                .resident_medical_insurance_since
+                .is_none_or(|s| s <= on)
+    }
+
     /// Alive on `on`: personal entitlements stop on the day of death.
     pub fn alive_on(&self, on: NaiveDate) -> bool {
         self.died_on.is_none_or(|d| on < d)

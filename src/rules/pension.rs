@@ -36,7 +36,7 @@ pub(crate) fn pension_contribution_subsidy(ctx: &mut Ctx) {
                 "enrolled in resident pension and paid on time this year: subsidy by tier",
             )
         };
-        match m.resident_pension {
+        match m.pension_on(ctx.on) {
             None => {
                 ctx.needs(
                     code,
@@ -139,7 +139,7 @@ pub(crate) fn pension_family_planning_subsidy(ctx: &mut Ctx) {
             continue;
         }
         let rule = ("计划生育养老补助：本人月基础养老金实际计发额的百分比，每月", "family-planning pension subsidy: a percentage of the member's own monthly basic pension");
-        match m.resident_pension {
+        match m.pension_on(ctx.on) {
             None => ctx.needs(
                 code,
                 Some(m),
@@ -156,6 +156,7 @@ pub(crate) fn pension_family_planning_subsidy(ctx: &mut Ctx) {
             }
             Some(Some(ResidentPension {
                 basic_monthly_fen: None,
+                ..
             })) => ctx.needs(
                 code,
                 Some(m),
@@ -165,6 +166,7 @@ pub(crate) fn pension_family_planning_subsidy(ctx: &mut Ctx) {
             ),
             Some(Some(ResidentPension {
                 basic_monthly_fen: Some(basic),
+                ..
             })) => {
                 let b = base(rule.0, rule.1)
                     .param(pct.0, pct.1)
