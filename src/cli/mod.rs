@@ -304,7 +304,7 @@ async fn issue_all(
     keys_dir: &std::path::Path,
     template: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    use crate::db::cards::{issue, members_without_card};
+    use crate::service::cards::{issue, members_without_card};
     let db = Db::connect(database, 4).await?;
     let service = crate::http::CardService::open(keys_dir, template, &db).await?;
     let (book, _) = crate::db::rules::book(&db)

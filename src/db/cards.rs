@@ -1,17 +1,13 @@
-//! Cards and their lifecycle: issue (only to members entitled to `green_channel`), reissue,
-//! suspend, reinstate, revoke, and the automatic suspension when the register changes so that a
-//! member is no longer entitled (the office then confirms or undoes it).
+//! Cards as stored: insert (with the reissued card's revocation), the lifecycle transitions that
+//! exist, the automatic suspension's guarded update, and the reads. Who may get a card, and
+//! when a register change suspends one, is `service::cards`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::households::{self, HouseholdRecord};
 use super::{Db, Tx};
-use crate::card::pdf::CardRenderer;
-use crate::card::qr::{self, CardRequest};
-use crate::card::{CardSigner, CardState};
+use crate::card::CardState;
 use crate::error::{AppError, Result};
-use crate::rules::{evaluate, Code, Evaluation, RuleBook, Status};
 use crate::{on_db, on_tx};
 
 /// A card as the office sees it.
@@ -64,140 +60,42 @@ const CARD_COLUMNS: &str =
     "card_id, serial, member_id, household_id, status_index, key_id, issued_on, expires_on,
     state, state_reason, state_changed_at, replaces_card_id, qr_text";
 
-/// Whether `member_id` is granted `green_channel` in an evaluation.
-pub fn green_channel_granted(ev: &Evaluation, member_id: i64) -> bool {
-    let id = member_id.to_string();
-    ev.entitlements.iter().any(|e| {
-        e.code == Code::GreenChannel
-            && e.status == Status::Granted
-            && e.member.as_deref() == Some(id.as_str())
-    })
-}
-
-/// Why a member is not granted `green_channel`, in both languages.
-fn why_not(ev: &Evaluation, member_id: i64) -> String {
-    if !ev.eligible {
-        return format!("{} / {}", ev.eligibility.zh, ev.eligibility.en);
-    }
-    let id = member_id.to_string();
-    ev.not_applicable
-        .iter()
-        .chain(ev.entitlements.iter())
-        .find(|e| e.code == Code::GreenChannel && e.member.as_deref() == Some(id.as_str()))
-        .map_or_else(
-            || {
-                "该成员不享受就医绿色通道 / the member is not entitled to the green channel"
-                    .to_owned()
-            },
-            |e| format!("{} / {}", e.basis.zh, e.basis.en),
-        )
-}
-
-/// What the office needs to issue a card.
-pub struct Issuer<'a> {
-    /// The active signing key.
-    pub signer: std::sync::Arc<CardSigner>,
-    /// The rules, to check entitlement and cap the expiry.
-    pub book: &'a RuleBook,
-    /// The printer, whose font must draw the holder's name (none when printing is unavailable).
-    pub printer: Option<&'a CardRenderer>,
+/// A card about to be stored: signed, with its dates and place in the status list.
+pub struct NewCard<'a> {
+    /// The holder.
+    pub member_id: i64,
+    /// The holder's household.
+    pub household_id: i64,
+    /// The signed card.
+    pub card: &'a crate::card::qr::IssuedCard,
     /// Issue date.
-    pub today: NaiveDate,
+    pub issued_on: NaiveDate,
+    /// Last valid day.
+    pub expires_on: NaiveDate,
+    /// The card it replaces (a reissue), revoked with the reason in the same transaction.
+    pub replaces: Option<(&'a CardRecord, &'a str)>,
+    /// Who issues it.
+    pub account_id: Option<i64>,
 }
 
-/// Issues a card to a member entitled to `green_channel`; with `replaces`, the old card is revoked
-/// in the same transaction (a reissue). Entitlement is judged on the household file read in that
-/// transaction, with the file locked, so a change that ends it either lands before (and the
-/// card is refused) or after (and suspends the new card).
-pub async fn issue(
-    db: &Db,
-    issuer: &Issuer<'_>,
-    member_id: i64,
-    replaces: Option<(&CardRecord, &str)>,
-    account_id: Option<i64>,
-) -> Result<CardRecord> {
-    // A random status index may collide with a used one: draw again (the space holds 131,072).
-    for _ in 0..16 {
-        let mut tx = db.begin().await?;
-        match issue_in(&mut tx, issuer, member_id, replaces, account_id).await {
-            Ok(card) => {
-                tx.commit().await?;
-                return Ok(card);
-            }
-            Err(AppError::Database(e)) if crate::error::is_unique_violation(&e) => {
-                drop(tx);
-                // Either the index (draw again) or the member already holds a current card.
-                if current_card(db, member_id)
-                    .await?
-                    .is_some_and(|c| replaces.is_none_or(|(old, _)| old.card_id != c.card_id))
-                {
-                    return Err(AppError::conflict(
-                        "card_exists",
-                        "the member already holds a current card: reissue or revoke it",
-                    ));
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(AppError::Internal(anyhow::anyhow!(
-        "no free status-list index after 16 draws"
-    )))
-}
-
-/// One attempt of [`issue`] inside `tx`.
-async fn issue_in(
-    tx: &mut Tx,
-    issuer: &Issuer<'_>,
-    member_id: i64,
-    replaces: Option<(&CardRecord, &str)>,
-    account_id: Option<i64>,
-) -> Result<CardRecord> {
-    let household_id: i64 =
-        on_tx!(tx, c => sqlx::query_scalar("select household_id from member where member_id = $1")
+/// The household a member belongs to, read inside `tx`.
+pub async fn household_of(tx: &mut Tx, member_id: i64) -> Result<i64> {
+    on_tx!(tx, c => sqlx::query_scalar("select household_id from member where member_id = $1")
         .bind(member_id).fetch_optional(&mut *c).await)?
-        .ok_or(AppError::NotFound("member"))?;
-    let record = households::locked(tx, household_id).await?;
-    let member = record
-        .members
-        .iter()
-        .find(|m| m.member_id == member_id)
-        .ok_or(AppError::NotFound("member"))?;
-    let ev = evaluate(issuer.book, &record.facts(), issuer.today)
-        .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?;
-    if !green_channel_granted(&ev, member_id) {
-        return Err(AppError::conflict(
-            "not_entitled",
-            format!("不能发卡 / no card: {}", why_not(&ev, member_id)),
-        ));
-    }
-    if let Some(printer) = issuer.printer {
-        printer
-            .check_glyphs(&member.name, "holder name")
-            .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
-    }
-    let rule_set_until = issuer
-        .book
-        .in_force(issuer.today)
-        .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?
-        .until();
-    let expires = rule_set_until.min(issuer.signer.entry().valid_until);
+    .ok_or(AppError::NotFound("member"))
+}
+
+/// Stores a new active card and its event inside `tx`; with `replaces`, revokes that card first
+/// (`bad_transition` if it is revoked already). A unique violation means the status index is
+/// taken or the member holds a current card: the caller tells which.
+pub async fn insert(tx: &mut Tx, new: &NewCard<'_>) -> Result<CardRecord> {
     let now = Utc::now();
-    let mut rng = rand::rngs::OsRng;
-    let request = CardRequest {
-        full_name: &member.name,
-        id_number: &member.id_number,
-        issued: issuer.today,
-        expires,
-        status_index: qr::random_status_index(&mut rng),
-    };
-    let card = qr::issue(&issuer.signer, &request, &mut rng)
-        .map_err(|e| AppError::bad_request("card_not_issuable", e.to_string()))?;
-    let serial = card.payload.serial.to_hex();
-    let key_id = card.payload.key_id.to_hex();
+    let serial = new.card.payload.serial.to_hex();
+    let key_id = new.card.payload.key_id.to_hex();
     let index =
-        i32::try_from(card.payload.status_index).map_err(|e| AppError::Internal(e.into()))?;
+        i32::try_from(new.card.payload.status_index).map_err(|e| AppError::Internal(e.into()))?;
     let sql = format!("select {CARD_COLUMNS} from card where card_id = $1");
+    let (account_id, replaces) = (new.account_id, new.replaces);
     let issued: CardRecord = on_tx!(tx, c => {
         if let Some((old, reason)) = replaces {
             let n = sqlx::query("update card set state = 'revoked', state_reason = $2, state_changed_at = $3 where card_id = $1 and state <> 'revoked'")
@@ -212,9 +110,9 @@ async fn issue_in(
             "insert into card (serial, member_id, household_id, status_index, key_id, issued_on, expires_on, state,
                 state_reason, state_changed_at, replaces_card_id, qr_text, created_at, created_by)
              values ($1, $2, $3, $4, $5, $6, $7, 'active', null, $8, $9, $10, $8, $11) returning card_id")
-            .bind(&serial).bind(member_id).bind(household_id).bind(index).bind(&key_id)
-            .bind(issuer.today).bind(expires).bind(now).bind(replaces.map(|(c, _)| c.card_id))
-            .bind(&card.text).bind(account_id)
+            .bind(&serial).bind(new.member_id).bind(new.household_id).bind(index).bind(&key_id)
+            .bind(new.issued_on).bind(new.expires_on).bind(now).bind(replaces.map(|(c, _)| c.card_id))
+            .bind(&new.card.text).bind(account_id)
             .fetch_one(&mut *c).await?;
         let reason = if replaces.is_some() { "补办 / reissued" } else { "发卡 / issued" };
         sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, $3, 'issued', $4, false)")
@@ -222,6 +120,37 @@ async fn issue_in(
         sqlx::query_as(&sql).bind(id).fetch_one(&mut *c).await?
     });
     Ok(issued)
+}
+
+/// Suspends a member's card inside `tx` if it is still active (never a suspended or revoked
+/// one: a card is never moved backwards), recording the reason as an automatic event.
+pub async fn suspend_active(
+    tx: &mut Tx,
+    member_id: i64,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<CardRecord>> {
+    let sql = format!(
+        "update card set state = 'suspended', state_reason = $2, state_changed_at = $3
+          where member_id = $1 and state = 'active' returning {CARD_COLUMNS}"
+    );
+    Ok(on_tx!(tx, c => {
+        let card: Option<CardRecord> = sqlx::query_as(&sql)
+            .bind(member_id).bind(why).bind(now).fetch_optional(&mut *c).await?;
+        if let Some(card) = &card {
+            sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, null, 'suspended', $3, true)")
+                .bind(card.card_id).bind(now).bind(why).execute(&mut *c).await?;
+        }
+        card
+    }))
+}
+
+/// The members holding a current (active or suspended) card.
+pub async fn holders(db: &Db) -> Result<std::collections::HashSet<i64>> {
+    Ok(on_db!(db, p => sqlx::query_scalar::<_, i64>(
+        "select member_id from card where state <> 'revoked'").fetch_all(p).await)?
+    .into_iter()
+    .collect())
 }
 
 /// The member's active or suspended card.
@@ -310,47 +239,6 @@ pub async fn change_state(
     get_by_id(db, card.card_id).await
 }
 
-/// After a household file changed, inside the transaction that changed it: suspends the
-/// current cards of members no longer entitled to `green_channel`, recording why. Never
-/// revokes: an automatic change waits for the office to confirm it (revoke) or undo it
-/// (reinstate), so one mistaken edit cannot end a family's cards for good. Never moves a card
-/// backwards either: only a card still `active` when the update runs is suspended. Returns the
-/// cards suspended.
-pub async fn reconcile(
-    tx: &mut Tx,
-    book: &RuleBook,
-    record: &HouseholdRecord,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<Vec<CardRecord>> {
-    let Ok(ev) = evaluate(book, &record.facts(), today) else {
-        // No rule set in force: cards stop at their expiry, capped by the rule set's window.
-        return Ok(Vec::new());
-    };
-    let mut suspended = Vec::new();
-    let sql = format!(
-        "update card set state = 'suspended', state_reason = $2, state_changed_at = $3
-          where member_id = $1 and state = 'active' returning {CARD_COLUMNS}"
-    );
-    for m in &record.members {
-        if green_channel_granted(&ev, m.member_id) {
-            continue;
-        }
-        let why = format!("自动 / automatic: {}", why_not(&ev, m.member_id));
-        let card: Option<CardRecord> = on_tx!(tx, c => {
-            let card: Option<CardRecord> = sqlx::query_as(&sql)
-                .bind(m.member_id).bind(&why).bind(now).fetch_optional(&mut *c).await?;
-            if let Some(card) = &card {
-                sqlx::query("insert into card_event (card_id, at, account_id, action, reason, automatic) values ($1, $2, null, 'suspended', $3, true)")
-                    .bind(card.card_id).bind(now).bind(&why).execute(&mut *c).await?;
-            }
-            card
-        });
-        suspended.extend(card);
-    }
-    Ok(suspended)
-}
-
 /// Cards suspended automatically after a register change and not yet confirmed (revoked) or
 /// undone (reinstated) by the office, oldest first.
 pub async fn awaiting_confirmation(db: &Db) -> Result<Vec<CardRecord>> {
@@ -394,27 +282,6 @@ pub fn parse_state(state: &str) -> CardState {
         "suspended" => CardState::Suspended,
         _ => CardState::Revoked,
     }
-}
-
-/// Members entitled to `green_channel` today without a current card (for batch issuing).
-pub async fn members_without_card(db: &Db, book: &RuleBook, today: NaiveDate) -> Result<Vec<i64>> {
-    let with: std::collections::HashSet<i64> = on_db!(db, p => sqlx::query_scalar::<_, i64>(
-        "select member_id from card where state <> 'revoked'").fetch_all(p).await)?
-    .into_iter()
-    .collect();
-    let mut out = Vec::new();
-    for h in households::all_records(db, None).await? {
-        let Ok(ev) = evaluate(book, &h.facts(), today) else {
-            continue;
-        };
-        out.extend(
-            h.members
-                .iter()
-                .map(|m| m.member_id)
-                .filter(|id| !with.contains(id) && green_channel_granted(&ev, *id)),
-        );
-    }
-    Ok(out)
 }
 
 /// A page of cards in id order after `after`, optionally in one state.

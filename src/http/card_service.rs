@@ -152,8 +152,8 @@ impl CardService {
     pub fn issuer<'a>(
         &'a self,
         book: &'a crate::rules::RuleBook,
-    ) -> Result<crate::db::cards::Issuer<'a>> {
-        Ok(crate::db::cards::Issuer {
+    ) -> Result<crate::service::cards::Issuer<'a>> {
+        Ok(crate::service::cards::Issuer {
             signer: self.signer()?,
             book,
             printer: self.renderer.as_ref().ok(),

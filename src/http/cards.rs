@@ -61,7 +61,7 @@ async fn issue(
 ) -> Result<(StatusCode, Json<CardRecord>)> {
     let book = s.rule_book().await?;
     let service = s.card_service()?;
-    let card = cards::issue(
+    let card = crate::service::cards::issue(
         &s.db,
         &service.issuer(&book)?,
         member_id,
@@ -142,8 +142,11 @@ async fn issue_batch(
         issued: Vec::new(),
         failed: Vec::new(),
     };
-    for member_id in cards::members_without_card(&s.db, &book, issuer.today).await? {
-        match cards::issue(&s.db, &issuer, member_id, None, Some(caller.account_id)).await {
+    for member_id in crate::service::cards::members_without_card(&s.db, &book, issuer.today).await?
+    {
+        match crate::service::cards::issue(&s.db, &issuer, member_id, None, Some(caller.account_id))
+            .await
+        {
             Ok(card) => result.issued.push(card.serial),
             Err(e @ (AppError::Conflict { .. } | AppError::BadRequest { .. })) => {
                 let code = match &e {
@@ -412,7 +415,7 @@ async fn reissue(
     let book = s.rule_book().await?;
     let service = s.card_service()?;
     let reason = format!("补办，旧卡作废 / reissued: {}", b.reason.trim());
-    let card = cards::issue(
+    let card = crate::service::cards::issue(
         &s.db,
         &service.issuer(&book)?,
         old.member_id,

@@ -3,6 +3,7 @@
 //! call these; `db/` below them only stores and reads.
 
 pub mod audit;
+pub mod cards;
 pub mod keys;
 pub mod register;
 pub mod rules;

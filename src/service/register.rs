@@ -2,12 +2,13 @@
 
 use chrono::{NaiveDate, Utc};
 
-use crate::db::cards::{self, CardRecord};
+use crate::db::cards::CardRecord;
 use crate::db::households::{self, HouseholdRecord};
 use crate::db::Db;
 use crate::error::{AppError, Result};
 use crate::register::{validate_household, HouseholdInput};
 use crate::rules::RuleBook;
+use crate::service::cards;
 
 /// A change to a household file.
 pub struct Change<'a> {

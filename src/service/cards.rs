@@ -1,0 +1,202 @@
+//! Who may hold a card, and what a register change does to cards: issuing only to members
+//! entitled to `green_channel` on the file read (and locked) in the issuing transaction, the
+//! expiry capped by the rule set and the key, and the automatic suspension (never revocation) of
+//! the cards of members a change leaves without entitlement.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::card::pdf::CardRenderer;
+use crate::card::qr::{self, CardRequest};
+use crate::card::CardSigner;
+use crate::db::cards::{self, CardRecord, NewCard};
+use crate::db::households::{self, HouseholdRecord};
+use crate::db::{Db, Tx};
+use crate::error::{AppError, Result};
+use crate::rules::{evaluate, Code, Evaluation, RuleBook, Status};
+
+/// Whether `member_id` is granted `green_channel` in an evaluation.
+pub fn green_channel_granted(ev: &Evaluation, member_id: i64) -> bool {
+    let id = member_id.to_string();
+    ev.entitlements.iter().any(|e| {
+        e.code == Code::GreenChannel
+            && e.status == Status::Granted
+            && e.member.as_deref() == Some(id.as_str())
+    })
+}
+
+/// Why a member is not granted `green_channel`, in both languages.
+fn why_not(ev: &Evaluation, member_id: i64) -> String {
+    if !ev.eligible {
+        return format!("{} / {}", ev.eligibility.zh, ev.eligibility.en);
+    }
+    let id = member_id.to_string();
+    ev.not_applicable
+        .iter()
+        .chain(ev.entitlements.iter())
+        .find(|e| e.code == Code::GreenChannel && e.member.as_deref() == Some(id.as_str()))
+        .map_or_else(
+            || {
+                "该成员不享受就医绿色通道 / the member is not entitled to the green channel"
+                    .to_owned()
+            },
+            |e| format!("{} / {}", e.basis.zh, e.basis.en),
+        )
+}
+
+/// What the office needs to issue a card.
+pub struct Issuer<'a> {
+    /// The active signing key.
+    pub signer: std::sync::Arc<CardSigner>,
+    /// The rules, to check entitlement and cap the expiry.
+    pub book: &'a RuleBook,
+    /// The printer, whose font must draw the holder's name (none when printing is unavailable).
+    pub printer: Option<&'a CardRenderer>,
+    /// Issue date.
+    pub today: NaiveDate,
+}
+
+/// Issues a card to a member entitled to `green_channel`; with `replaces`, the old card is revoked
+/// in the same transaction (a reissue). Entitlement is judged on the household file read in that
+/// transaction, with the file locked, so a change that ends it either lands before (and the
+/// card is refused) or after (and suspends the new card).
+pub async fn issue(
+    db: &Db,
+    issuer: &Issuer<'_>,
+    member_id: i64,
+    replaces: Option<(&CardRecord, &str)>,
+    account_id: Option<i64>,
+) -> Result<CardRecord> {
+    // A random status index may collide with a used one: draw again (the space holds 131,072).
+    for _ in 0..16 {
+        let mut tx = db.begin().await?;
+        match issue_in(&mut tx, issuer, member_id, replaces, account_id).await {
+            Ok(card) => {
+                tx.commit().await?;
+                return Ok(card);
+            }
+            Err(AppError::Database(e)) if crate::error::is_unique_violation(&e) => {
+                drop(tx);
+                // Either the index (draw again) or the member already holds a current card.
+                if cards::current_card(db, member_id)
+                    .await?
+                    .is_some_and(|c| replaces.is_none_or(|(old, _)| old.card_id != c.card_id))
+                {
+                    return Err(AppError::conflict(
+                        "card_exists",
+                        "the member already holds a current card: reissue or revoke it",
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free status-list index after 16 draws"
+    )))
+}
+
+/// One attempt of [`issue`] inside `tx`.
+async fn issue_in(
+    tx: &mut Tx,
+    issuer: &Issuer<'_>,
+    member_id: i64,
+    replaces: Option<(&CardRecord, &str)>,
+    account_id: Option<i64>,
+) -> Result<CardRecord> {
+    let household_id = cards::household_of(tx, member_id).await?;
+    let record = households::locked(tx, household_id).await?;
+    let member = record
+        .members
+        .iter()
+        .find(|m| m.member_id == member_id)
+        .ok_or(AppError::NotFound("member"))?;
+    let ev = evaluate(issuer.book, &record.facts(), issuer.today)
+        .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?;
+    if !green_channel_granted(&ev, member_id) {
+        return Err(AppError::conflict(
+            "not_entitled",
+            format!("不能发卡 / no card: {}", why_not(&ev, member_id)),
+        ));
+    }
+    if let Some(printer) = issuer.printer {
+        printer
+            .check_glyphs(&member.name, "holder name")
+            .map_err(|e| AppError::conflict("name_not_printable", e.to_string()))?;
+    }
+    let rule_set_until = issuer
+        .book
+        .in_force(issuer.today)
+        .map_err(|e| AppError::bad_request("no_rule_set", e.to_string()))?
+        .until();
+    let expires = rule_set_until.min(issuer.signer.entry().valid_until);
+    let mut rng = rand::rngs::OsRng;
+    let request = CardRequest {
+        full_name: &member.name,
+        id_number: &member.id_number,
+        issued: issuer.today,
+        expires,
+        status_index: qr::random_status_index(&mut rng),
+    };
+    let card = qr::issue(&issuer.signer, &request, &mut rng)
+        .map_err(|e| AppError::bad_request("card_not_issuable", e.to_string()))?;
+    let issued = cards::insert(
+        tx,
+        &NewCard {
+            member_id,
+            household_id,
+            card: &card,
+            issued_on: issuer.today,
+            expires_on: expires,
+            replaces,
+            account_id,
+        },
+    )
+    .await?;
+    Ok(issued)
+}
+
+/// After a household file changed, inside the transaction that changed it: suspends the
+/// current cards of members no longer entitled to `green_channel`, recording why. Never
+/// revokes: an automatic change waits for the office to confirm it (revoke) or undo it
+/// (reinstate), so one mistaken edit cannot end a family's cards for good. Never moves a card
+/// backwards either: only a card still `active` when the update runs is suspended. Returns the
+/// cards suspended.
+pub async fn reconcile(
+    tx: &mut Tx,
+    book: &RuleBook,
+    record: &HouseholdRecord,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<CardRecord>> {
+    let Ok(ev) = evaluate(book, &record.facts(), today) else {
+        // No rule set in force: cards stop at their expiry, capped by the rule set's window.
+        return Ok(Vec::new());
+    };
+    let mut suspended = Vec::new();
+    for m in &record.members {
+        if green_channel_granted(&ev, m.member_id) {
+            continue;
+        }
+        let why = format!("自动 / automatic: {}", why_not(&ev, m.member_id));
+        suspended.extend(cards::suspend_active(tx, m.member_id, &why, now).await?);
+    }
+    Ok(suspended)
+}
+
+/// Members entitled to `green_channel` today without a current card (for batch issuing).
+pub async fn members_without_card(db: &Db, book: &RuleBook, today: NaiveDate) -> Result<Vec<i64>> {
+    let with = cards::holders(db).await?;
+    let mut out = Vec::new();
+    for h in households::all_records(db, None).await? {
+        let Ok(ev) = evaluate(book, &h.facts(), today) else {
+            continue;
+        };
+        out.extend(
+            h.members
+                .iter()
+                .map(|m| m.member_id)
+                .filter(|id| !with.contains(id) && green_channel_granted(&ev, *id)),
+        );
+    }
+    Ok(out)
+}
