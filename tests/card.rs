@@ -204,6 +204,124 @@ fn crafted_torsion_nonces_are_refused_however_they_are_scanned() {
     }
 }
 
+/// The desk's strict check and `ed25519_dalek`'s `verify_strict` agree on every input: good
+/// signatures, crafted torsion nonces, small-order and non-canonical `R` encodings, `s ≥ ℓ`,
+/// and random bit flips in the signature and the message.
+#[test]
+fn the_strict_check_agrees_with_verify_strict_on_every_input() {
+    use ed25519_dalek::{Signature, Signer as _, SigningKey};
+    use greenchannel::card::verify::strict::StrictKey;
+    use rand::{Rng as _, RngCore as _};
+    let mut rng = StdRng::seed_from_u64(20261201);
+    let signing = SigningKey::from_bytes(&ACTIVE);
+    let key = signing.verifying_key();
+    let strict = StrictKey::new(&key);
+    let agree = |msg: &[u8], sig: &[u8; 64]| {
+        let reference = key.verify_strict(msg, &Signature::from_bytes(sig)).is_ok();
+        assert_eq!(
+            strict.verify(msg, sig),
+            reference,
+            "msg {} sig {}",
+            hex::encode(msg),
+            hex::encode(sig)
+        );
+        reference
+    };
+    // R = 0·B, the identity (small order), with s = k·a: the equation holds, so only the
+    // small-order check refuses it — a key holder's crafted signature.
+    for r_torsion in [None, Some(generate::TORSION2), Some(generate::TORSION4)] {
+        let crafted = generate::craft(
+            ACTIVE,
+            b"payload",
+            curve25519_dalek::scalar::Scalar::ZERO,
+            r_torsion,
+        );
+        let mut msg = greenchannel::card::qr::CARD_SIGNING_CONTEXT.to_vec();
+        msg.extend_from_slice(b"payload");
+        let sig: [u8; 64] = crafted[crafted.len() - 64..].try_into().unwrap();
+        assert!(!agree(&msg, &sig), "a small-order R is refused");
+    }
+    let mut accepted = 0;
+    let small_order: Vec<[u8; 32]> = vec![
+        [0; 32],
+        generate::TORSION2,
+        generate::TORSION4,
+        generate::TORSION8,
+        {
+            let mut one = [0u8; 32];
+            one[0] = 1;
+            one
+        },
+    ];
+    for i in 0..4000u32 {
+        let mut msg = vec![0u8; 40 + (i as usize % 80)];
+        rng.fill_bytes(&mut msg);
+        let mut sig = signing.sign(&msg).to_bytes();
+        match i % 8 {
+            0 => {}
+            1 => sig[rng.gen_range(0..64)] ^= 1 << rng.gen_range(0..8),
+            2 => {
+                let at = rng.gen_range(0..msg.len());
+                msg[at] ^= 1 << rng.gen_range(0..8);
+            }
+            3 => sig[..32].copy_from_slice(&small_order[i as usize % small_order.len()]),
+            4 => {
+                // s + ℓ: the same scalar, not canonical.
+                let s = curve25519_dalek::scalar::Scalar::from_canonical_bytes(
+                    sig[32..].try_into().unwrap(),
+                )
+                .unwrap();
+                let ell_plus = (num_add_ell(s.to_bytes())).unwrap_or(sig[32..].try_into().unwrap());
+                sig[32..].copy_from_slice(&ell_plus);
+            }
+            5 => {
+                // A non-canonical R: y + p when that still fits, or the sign bit flipped.
+                sig[31] ^= 0x80;
+            }
+            6 => rng.fill_bytes(&mut sig),
+            _ => {
+                // A crafted nonce with a torsion component over this message.
+                let t =
+                    [generate::TORSION2, generate::TORSION4, generate::TORSION8][i as usize % 3];
+                let mut payload = msg.clone();
+                payload.truncate(40);
+                let crafted = generate::craft(
+                    ACTIVE,
+                    &payload,
+                    curve25519_dalek::scalar::Scalar::from(u64::from(i) + 1),
+                    Some(t),
+                );
+                let n = crafted.len();
+                let mut full = greenchannel::card::qr::CARD_SIGNING_CONTEXT.to_vec();
+                full.extend_from_slice(&crafted[..n - 64]);
+                msg = full;
+                sig.copy_from_slice(&crafted[n - 64..]);
+            }
+        }
+        if agree(&msg, &sig) {
+            accepted += 1;
+        }
+    }
+    // Both kinds of answer were exercised.
+    assert!((400..4000).contains(&accepted), "{accepted} accepted");
+}
+
+/// `s + ℓ` as 32 little-endian bytes, when it fits.
+fn num_add_ell(s: [u8; 32]) -> Option<[u8; 32]> {
+    const ELL: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let v = u16::from(s[i]) + u16::from(ELL[i]) + carry;
+        out[i] = v as u8;
+        carry = v >> 8;
+    }
+    (carry == 0).then_some(out)
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

@@ -8,7 +8,9 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use crate::card::verify::strict::StrictKey;
 
 /// A key id: the first 8 bytes of SHA-256 of the raw 32-byte public key.
 ///
@@ -165,10 +167,26 @@ pub struct KeySet {
     decoded: DecodedKeys,
 }
 
-/// A cache of decoded keys, keyed by the base64 text so that a later edit of `keys` is never
-/// served from a stale entry. Ignored by equality.
+/// A cache of decoded keys (with their tables for strict checks), keyed by the base64 text so
+/// that a later edit of `keys` is never served from a stale entry. Ignored by equality.
 #[derive(Debug, Clone, Default)]
-struct DecodedKeys(OnceLock<Vec<(String, Option<VerifyingKey>)>>);
+struct DecodedKeys(OnceLock<Vec<(String, Option<Decoded>)>>);
+
+#[derive(Debug, Clone)]
+struct Decoded {
+    key: VerifyingKey,
+    strict: Arc<StrictKey>,
+}
+
+impl Decoded {
+    fn of(b64: &str) -> Option<Self> {
+        let key = decode_public_key(b64).ok()?;
+        Some(Self {
+            key,
+            strict: Arc::new(StrictKey::new(&key)),
+        })
+    }
+}
 
 impl PartialEq for DecodedKeys {
     fn eq(&self, _: &Self) -> bool {
@@ -185,6 +203,8 @@ pub struct ResolvedKey<'a> {
     pub entry: &'a KeyEntry,
     /// The decoded public key.
     pub key: VerifyingKey,
+    /// The key prepared for strict signature checks.
+    pub strict: Arc<StrictKey>,
 }
 
 /// Why a key set could not be read.
@@ -268,14 +288,18 @@ impl KeySet {
         let cache = self.decoded.0.get_or_init(|| {
             self.keys
                 .iter()
-                .map(|k| (k.public_key.clone(), decode_public_key(&k.public_key).ok()))
+                .map(|k| (k.public_key.clone(), Decoded::of(&k.public_key)))
                 .collect()
         });
-        let key = match cache.iter().find(|(b64, _)| *b64 == entry.public_key) {
-            Some((_, decoded)) => *decoded,
-            None => decode_public_key(&entry.public_key).ok(),
+        let decoded = match cache.iter().find(|(b64, _)| *b64 == entry.public_key) {
+            Some((_, decoded)) => decoded.clone(),
+            None => Decoded::of(&entry.public_key),
         }?;
-        (KeyId::of(&key) == *id).then_some(ResolvedKey { entry, key })
+        (KeyId::of(&decoded.key) == *id).then_some(ResolvedKey {
+            entry,
+            key: decoded.key,
+            strict: decoded.strict,
+        })
     }
 }
 

@@ -13,11 +13,11 @@ use crate::card::payload::CardPayload;
 use crate::card::qr::{decode_text, SignedCard};
 use crate::card::status::{CardState, SignedStatusList, StatusListError, VerifiedStatusList};
 use chrono::{DateTime, NaiveDate, Utc};
-use ed25519_dalek::Signature;
 pub use seen::VerifiedTexts;
 use serde::{Deserialize, Serialize};
 
 mod seen;
+pub mod strict;
 
 /// The answer about one card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,16 +159,12 @@ impl SignatureChecked {
 }
 
 /// The first half of [`verify`]: decodes the text, resolves its key and checks its signature
-/// with `verify_strict`. The caller then judges the card with its state, e.g. after reading the
+/// strictly (`verify_strict`'s verdict, computed by [`strict::StrictKey`]). The caller then judges the card with its state, e.g. after reading the
 /// state in the same transaction that records the verification.
 pub fn check_signature(text: &str, keys: &KeySet) -> Result<SignatureChecked, Box<Verification>> {
     let (card, key) =
         decode_and_resolve(text, keys).map_err(|(v, d)| Box::new(Verification::bare(v, d)))?;
-    if key
-        .key
-        .verify_strict(&card.message, &Signature::from_bytes(&card.signature))
-        .is_err()
-    {
+    if !key.strict.verify(&card.message, &card.signature) {
         return Err(Box::new(Verification::bare(
             Verdict::BadSignature,
             "the signature does not verify",
