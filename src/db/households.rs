@@ -7,7 +7,7 @@ use super::{Db, Tx};
 use crate::error::{AppError, Result};
 use crate::register::{
     mask, validate_household, Area, Child, Contact, FieldError, HouseholdInput, IdNumber,
-    PensionInput, Role, SelfCare, Sex, Span,
+    MemberInput, PensionInput, Role, SelfCare, Sex, Span,
 };
 use crate::{on_db, on_tx};
 
@@ -297,88 +297,92 @@ impl<'a> HouseholdValues<'a> {
     }
 }
 
-/// Inserts one household with its members and its first change-log entry inside an open
-/// transaction `$tx`; evaluates to `Result<i64, sqlx::Error>` (the new household id).
-/// A macro rather than a function so it expands natively for both backends.
-macro_rules! insert_household {
-    ($tx:expr, $input:expr, $now:expr, $account:expr, $reason:expr) => {
-        async {
-            let v = $crate::db::households::HouseholdValues::of($input);
-            let h = v.input;
-            let id: i64 = sqlx::query_scalar(
-                "insert into household (township_id, community_id, address, hukou_in_district, area,
-                    child_status, child_died_on, child_disability_grade, other_child_since, dibao,
-                    low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at,
-                    hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
-                    $16, $17, $18, $19)
-                 returning household_id")
-                .bind(h.township_id.trim()).bind(h.community_id.as_deref()).bind(h.address.trim())
-                .bind(h.hukou_in_district).bind(h.area.as_str()).bind(v.child_status)
-                .bind(v.died_on).bind(v.grade).bind(h.other_child_since).bind(h.dibao)
-                .bind(h.low_income).bind(h.ivf_birth_on)
-                .bind(h.contact.as_ref().map(|c| c.name.trim()))
-                .bind(h.contact.as_ref().and_then(|c| c.phone.as_deref()))
-                .bind($now)
-                .bind(h.hukou_moved_out_on).bind(h.other_child_on)
-                .bind(&v.dibao_periods).bind(&v.low_income_periods)
-                .fetch_one(&mut *$tx).await?;
-            for m in &h.members {
-                $crate::db::households::insert_member!($tx, id, m).await?;
-            }
-            let snapshot = $crate::db::households::fetch_record!($tx, id).await?;
-            sqlx::query(
-                "insert into change_log (entity, entity_id, version, changed_at, account_id, reason, snapshot)
-                 values ('household', $1, 1, $2, $3, $4, $5)")
-                .bind(id).bind($now).bind($account).bind($reason)
-                .bind(serde_json::to_string(&snapshot).map_err(|e| sqlx::Error::Protocol(e.to_string()))?)
-                .execute(&mut *$tx).await?;
-            Ok::<i64, sqlx::Error>(id)
-        }
-    };
+/// Inserts one household with its members and its first change-log entry inside `tx`; returns
+/// the new household's id. The input was validated before (`validate_household`).
+pub async fn insert(
+    tx: &mut Tx,
+    input: &HouseholdInput,
+    now: DateTime<Utc>,
+    account_id: Option<i64>,
+    reason: &str,
+) -> Result<i64> {
+    let v = HouseholdValues::of(input);
+    let h = v.input;
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "insert into household (township_id, community_id, address, hukou_in_district, area,
+            child_status, child_died_on, child_disability_grade, other_child_since, dibao,
+            low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at,
+            hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
+            $16, $17, $18, $19)
+         returning household_id")
+        .bind(h.township_id.trim()).bind(h.community_id.as_deref()).bind(h.address.trim())
+        .bind(h.hukou_in_district).bind(h.area.as_str()).bind(v.child_status)
+        .bind(v.died_on).bind(v.grade).bind(h.other_child_since).bind(h.dibao)
+        .bind(h.low_income).bind(h.ivf_birth_on)
+        .bind(h.contact.as_ref().map(|c| c.name.trim()))
+        .bind(h.contact.as_ref().and_then(|c| c.phone.as_deref()))
+        .bind(now)
+        .bind(h.hukou_moved_out_on).bind(h.other_child_on)
+        .bind(&v.dibao_periods).bind(&v.low_income_periods)
+        .fetch_one(&mut *c).await)?;
+    for m in &h.members {
+        insert_member(tx, id, m).await?;
+    }
+    let snapshot = fetch_in(tx, id).await?;
+    log_change(tx, &snapshot, now, account_id, reason).await?;
+    Ok(id)
 }
-pub(crate) use insert_household;
 
-/// Inserts one member row; evaluates to a future of `Result<(), sqlx::Error>`.
-macro_rules! insert_member {
-    ($tx:expr, $household_id:expr, $m:expr) => {
-        async {
-            let m: &$crate::register::MemberInput = $m;
-            // Validated before: the ID number parses, and its birth date and sex are the member's.
-            let id = $crate::register::IdNumber::parse(&m.id_number)
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            sqlx::query(
-                "insert into member (household_id, name, sex, role, born_on, id_number, phone, died_on,
-                    resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care,
-                    pension_since, medical_insurance_since)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
-                .bind($household_id).bind(m.name.trim()).bind(id.sex().as_str()).bind(m.role.as_str())
-                .bind(id.birth_date()).bind(id.as_str()).bind(m.phone.as_deref().filter(|p| !p.is_empty()))
-                .bind(m.died_on).bind(m.resident_pension.is_some())
-                .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
-                .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
-                .bind(m.resident_pension.as_ref().and_then(|p| p.since))
-                .bind(m.resident_medical_insurance_since)
-                .execute(&mut *$tx).await?;
-            Ok::<(), sqlx::Error>(())
-        }
-    };
+/// Appends a file's new state to its history inside `tx`.
+async fn log_change(
+    tx: &mut Tx,
+    record: &HouseholdRecord,
+    now: DateTime<Utc>,
+    account_id: Option<i64>,
+    reason: &str,
+) -> Result<()> {
+    let snapshot = serde_json::to_string(record).map_err(anyhow::Error::from)?;
+    on_tx!(tx, c => sqlx::query(
+        "insert into change_log (entity, entity_id, version, changed_at, account_id, reason, snapshot)
+         values ('household', $1, $2, $3, $4, $5, $6)")
+        .bind(record.household_id).bind(record.version).bind(now).bind(account_id).bind(reason)
+        .bind(&snapshot)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
 }
-pub(crate) use insert_member;
 
-/// Reads one household with its members through any executor `$ex`; evaluates to a future of
-/// `Result<HouseholdRecord, sqlx::Error>`.
-macro_rules! fetch_record {
-    ($ex:expr, $id:expr) => {
-        async {
-            let rows = $crate::db::households::fetch_rows!($ex, $id).await?;
-            rows.ok_or(sqlx::Error::RowNotFound)
-        }
-    };
+/// Inserts one member row inside `tx`.
+async fn insert_member(tx: &mut Tx, household_id: i64, m: &MemberInput) -> Result<()> {
+    // Validated before: the ID number parses, and its birth date and sex are the member's.
+    let id =
+        IdNumber::parse(&m.id_number).map_err(|e| AppError::field("id_number", e.to_string()))?;
+    on_tx!(tx, c => sqlx::query(
+        "insert into member (household_id, name, sex, role, born_on, id_number, phone, died_on,
+            resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care,
+            pension_since, medical_insurance_since)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+        .bind(household_id).bind(m.name.trim()).bind(id.sex().as_str()).bind(m.role.as_str())
+        .bind(id.birth_date()).bind(id.as_str()).bind(m.phone.as_deref().filter(|p| !p.is_empty()))
+        .bind(m.died_on).bind(m.resident_pension.is_some())
+        .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
+        .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
+        .bind(m.resident_pension.as_ref().and_then(|p| p.since))
+        .bind(m.resident_medical_insurance_since)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
 }
-pub(crate) use fetch_record;
 
-/// Like `fetch_record!`, but `Ok(None)` when there is no such household.
+/// One household file read inside `tx`.
+async fn fetch_in(tx: &mut Tx, id: i64) -> Result<HouseholdRecord> {
+    let rows = on_tx!(tx, c => fetch_rows!(c, id).await?);
+    let (row, members) = rows.ok_or(AppError::NotFound("household"))?;
+    assemble(row, members)
+}
+
+/// Reads a household row and its member rows through any executor `$ex`; evaluates to a future
+/// of `Result<Option<(HouseholdRow, Vec<MemberRow>)>, sqlx::Error>` (`None`: no such household).
+/// A macro so that one text serves a pooled connection and either backend's transaction.
 macro_rules! fetch_rows {
     ($ex:expr, $id:expr) => {
         async {
@@ -399,9 +403,7 @@ macro_rules! fetch_rows {
             );
             let members: Vec<$crate::db::households::MemberRow> =
                 sqlx::query_as(&sql).bind($id).fetch_all(&mut *$ex).await?;
-            $crate::db::households::assemble(row, members)
-                .map(Some)
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+            Ok(Some((row, members)))
         }
     };
 }
@@ -489,25 +491,23 @@ pub async fn create(
         return Err(AppError::Validation(errors));
     }
     let now = Utc::now();
-    let record = on_db!(db, p => {
-        let mut tx = p.begin().await?;
-        let id = insert_household!(tx, input, now, account_id, reason).await.map_err(duplicate_id)?;
-        let record = fetch_record!(tx, id).await?;
-        tx.commit().await?;
-        record
-    });
+    let mut tx = db.begin().await?;
+    let id = insert(&mut tx, input, now, account_id, reason)
+        .await
+        .map_err(duplicate_id)?;
+    let record = fetch_in(&mut tx, id).await?;
+    tx.commit().await?;
     Ok(record)
 }
 
 /// A unique violation that slipped past the pre-check (two writers at once) is a duplicate ID.
-fn duplicate_id(e: sqlx::Error) -> AppError {
-    if crate::error::is_unique_violation(&e) {
-        AppError::conflict(
+fn duplicate_id(e: impl Into<AppError>) -> AppError {
+    match e.into() {
+        AppError::Database(d) if crate::error::is_unique_violation(&d) => AppError::conflict(
             "duplicate_id_number",
             "an ID number in this file is already registered",
-        )
-    } else {
-        AppError::from(e)
+        ),
+        e => e,
     }
 }
 
@@ -517,7 +517,8 @@ pub async fn get(db: &Db, id: i64) -> Result<HouseholdRecord> {
         let mut conn = p.acquire().await?;
         fetch_rows!(conn, id).await?
     });
-    found.ok_or(AppError::NotFound("household"))
+    let (row, members) = found.ok_or(AppError::NotFound("household"))?;
+    assemble(row, members)
 }
 
 /// One household file read inside `tx` with the file locked until `tx` ends (on PostgreSQL a row
@@ -530,8 +531,7 @@ pub async fn locked(tx: &mut Tx, id: i64) -> Result<HouseholdRecord> {
             .fetch_optional(&mut **t)
             .await?;
     }
-    let found = on_tx!(tx, c => fetch_rows!(c, id).await?);
-    found.ok_or(AppError::NotFound("household"))
+    fetch_in(tx, id).await
 }
 
 /// A page of households, optionally of one township, in id order after `after`.
@@ -564,7 +564,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<HouseholdRecord> {
     let v = HouseholdValues::of(input);
-    let record = on_tx!(tx, tx => {
+    on_tx!(tx, tx => {
         let n = sqlx::query(
             "update household set township_id = $1, community_id = $2, address = $3,
                 hukou_in_district = $4, area = $5, child_status = $6, child_died_on = $7,
@@ -608,36 +608,31 @@ pub async fn update(
                     })?;
             }
         }
-        for m in &input.members {
-            let idn = IdNumber::parse(&m.id_number).map_err(|e| AppError::field("id_number", e.to_string()))?;
-            let changed = sqlx::query(
-                "update member set name = $1, sex = $2, born_on = $3, id_number = $4, phone = $5,
-                    died_on = $6, resident_pension = $7, basic_pension_monthly_fen = $8,
-                    resident_medical_insurance = $9, self_care = $10, pension_since = $13,
-                    medical_insurance_since = $14
-                 where household_id = $11 and role = $12")
-                .bind(m.name.trim()).bind(idn.sex().as_str()).bind(idn.birth_date()).bind(idn.as_str())
-                .bind(m.phone.as_deref().filter(|p| !p.is_empty())).bind(m.died_on)
-                .bind(m.resident_pension.is_some())
-                .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
-                .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
-                .bind(id).bind(m.role.as_str())
-                .bind(m.resident_pension.as_ref().and_then(|p| p.since))
-                .bind(m.resident_medical_insurance_since)
-                .execute(&mut *tx).await.map_err(duplicate_id)?.rows_affected();
-            if changed == 0 {
-                insert_member!(tx, id, m).await.map_err(duplicate_id)?;
-            }
-        }
-        let record = fetch_record!(tx, id).await?;
-        sqlx::query(
-            "insert into change_log (entity, entity_id, version, changed_at, account_id, reason, snapshot)
-             values ('household', $1, $2, $3, $4, $5, $6)")
-            .bind(id).bind(record.version).bind(now).bind(account_id).bind(reason.trim())
-            .bind(serde_json::to_string(&record).map_err(anyhow::Error::from)?)
-            .execute(&mut *tx).await?;
-        record
     });
+    for m in &input.members {
+        let idn = IdNumber::parse(&m.id_number)
+            .map_err(|e| AppError::field("id_number", e.to_string()))?;
+        let changed = on_tx!(tx, c => sqlx::query(
+            "update member set name = $1, sex = $2, born_on = $3, id_number = $4, phone = $5,
+                died_on = $6, resident_pension = $7, basic_pension_monthly_fen = $8,
+                resident_medical_insurance = $9, self_care = $10, pension_since = $13,
+                medical_insurance_since = $14
+             where household_id = $11 and role = $12")
+            .bind(m.name.trim()).bind(idn.sex().as_str()).bind(idn.birth_date()).bind(idn.as_str())
+            .bind(m.phone.as_deref().filter(|p| !p.is_empty())).bind(m.died_on)
+            .bind(m.resident_pension.is_some())
+            .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
+            .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
+            .bind(id).bind(m.role.as_str())
+            .bind(m.resident_pension.as_ref().and_then(|p| p.since))
+            .bind(m.resident_medical_insurance_since)
+            .execute(&mut *c).await.map_err(duplicate_id)?.rows_affected());
+        if changed == 0 {
+            insert_member(tx, id, m).await.map_err(duplicate_id)?;
+        }
+    }
+    let record = fetch_in(tx, id).await?;
+    log_change(tx, &record, now, account_id, reason.trim()).await?;
     Ok(record)
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
-use super::households::{insert_household, HouseholdRecord};
+use super::households::{self, HouseholdRecord};
 use super::{places, Db};
 use crate::error::Result;
 use crate::on_db;
@@ -118,13 +118,11 @@ pub async fn import_households(
     }
     let now = Utc::now();
     let reason = format!("导入 / imported from {source}");
-    on_db!(db, p => {
-        let mut tx = p.begin().await?;
-        for row in &rows {
-            insert_household!(tx, &row.household, now, account_id, reason.as_str()).await?;
-        }
-        tx.commit().await?;
-    });
+    let mut tx = db.begin().await?;
+    for row in &rows {
+        households::insert(&mut tx, &row.household, now, account_id, &reason).await?;
+    }
+    tx.commit().await?;
     Ok(ImportReport {
         dry_run: false,
         households,
