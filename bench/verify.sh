@@ -17,6 +17,7 @@
 #
 # Needs wrk (Debian package `wrk`), curl and python3. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
+trap 'echo "bench/verify.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-64}
