@@ -214,7 +214,11 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                         date(m.resident_pension.as_ref().and_then(|p| p.since)),
                         date(m.resident_medical_insurance_since),
                     ]),
-                    None => row.extend(std::iter::repeat_n(String::new(), 8)),
+                    // As many empty cells as the file has columns for one parent.
+                    None => row.extend(std::iter::repeat_n(
+                        String::new(),
+                        COLUMNS.iter().filter(|(en, _, _)| en.starts_with("mother_")).count(),
+                    )),
                 }
             }
             w.write_record(&row).map_err(anyhow::Error::from)?;

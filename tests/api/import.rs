@@ -196,3 +196,24 @@ both! {
         assert_eq!(h["dibao_periods"], serde_json::json!([{"from": "2019-01-01", "until": "2019-12-31"}, {"from": "2021-03-01", "until": "2021-06-30"}]));
     }
 }
+
+both! {
+    async fn a_household_with_one_parent_exports_and_imports_back(app) {
+        let mut h = crate::helpers::bereaved_household();
+        h["members"].as_array_mut().unwrap().truncate(1);
+        app.create_household(&h).await;
+        let mut widower = crate::helpers::bereaved_household();
+        widower["members"].as_array_mut().unwrap().remove(0);
+        widower["address"] = serde_json::json!("丝绸路14号");
+        app.create_household(&widower).await;
+        let exported = app.get("/api/v1/households/export.csv", &app.office).await;
+        assert_eq!(exported.status, StatusCode::OK, "{}", exported.body);
+        let fresh = match app.backend {
+            crate::helpers::Backend::Sqlite => TestApp::sqlite().await,
+            crate::helpers::Backend::Postgres => TestApp::postgres().await.expect("configured"),
+        };
+        let res = upload(&fresh, "", exported.bytes.clone()).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        assert_eq!(res.body["members"], 2, "{}", res.body);
+    }
+}
