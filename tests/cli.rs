@@ -426,6 +426,49 @@ async fn two_instances_on_one_postgres_agree() {
         "{}",
         text(&out.stdout)
     );
+    // Each instance has its own audit key: each signs both chains' heads, and each export
+    // checks against its own key.
+    for keys in ["keys-a", "keys-b"] {
+        let file = format!("{keys}.json");
+        let out = greenchannel(
+            &[
+                "--database",
+                &db.url,
+                "audit",
+                "checkpoint",
+                "--keys-dir",
+                keys,
+                "-o",
+                &file,
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("signed 2 new checkpoint(s)"),
+            "{}",
+            text(&out.stderr)
+        );
+        let out = greenchannel(
+            &[
+                "--database",
+                &db.url,
+                "audit",
+                "check",
+                "--checkpoint",
+                &file,
+                "--keys-dir",
+                keys,
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{keys}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("extending all 2 checkpoint(s)"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
 }
 
 /// `audit checkpoint` signs the chains' heads and writes them out; `audit check --checkpoint`

@@ -8,5 +8,6 @@ create table audit_checkpoint (
     hash       text not null,
     made_at    text not null,     -- RFC 3339 UTC, exactly as signed
     signature  text not null,
-    unique (chain_id, seq)
+    public_key text not null,     -- the audit key that signed it (each instance has its own)
+    unique (chain_id, seq, public_key)
 );

@@ -121,6 +121,7 @@ impl KeyStore {
         now: DateTime<Utc>,
         valid_days: u64,
     ) -> Result<KeyEntry, CardError> {
+        let _lock = self.lock()?;
         let mut set = self.load()?;
         for key in set
             .keys
@@ -197,21 +198,43 @@ impl KeyStore {
     /// database's): saves it, and deletes the secrets of keys that are now retired or
     /// compromised. Nothing is written when the folder already says the same.
     pub fn adopt(&self, set: &KeySet) -> Result<(), CardError> {
-        if self.load().ok().as_ref() == Some(set) {
-            return Ok(());
-        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
             .map_err(|e| CardError::io(&self.dir, e))?;
-        self.save(set)?;
-        for k in &set.keys {
+        // Under the folder's lock, and merged with what the folder says now: a `keys` command
+        // that changed it since `set` was read is never undone (merging only moves keys forward).
+        let _lock = self.lock()?;
+        let current = self.load().ok();
+        let merged = current
+            .as_ref()
+            .map_or_else(|| set.clone(), |c| c.merge(set));
+        if current.as_ref() == Some(&merged) {
+            return Ok(());
+        }
+        self.save(&merged)?;
+        for k in &merged.keys {
             if matches!(k.status, KeyStatus::Retired | KeyStatus::Compromised) {
                 self.remove_secret(&k.key_id)?;
             }
         }
         Ok(())
+    }
+
+    /// The folder's lock, held while the key set is read, changed and saved, so that the
+    /// service's refresh and a `keys` command never interleave.
+    fn lock(&self) -> Result<fs::File, CardError> {
+        let path = self.dir.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| CardError::io(&path, e))?;
+        file.lock().map_err(|e| CardError::io(&path, e))?;
+        Ok(file)
     }
 
     /// Deletes a key's secret, durably (the directory is synced, so it cannot come back after
@@ -252,6 +275,8 @@ impl KeyStore {
         now: DateTime<Utc>,
         valid_days: u64,
     ) -> Result<KeyEntry, CardError> {
+        // What PostgreSQL's timestamptz keeps, so the folder and the database agree exactly.
+        let now = chrono::SubsecRound::trunc_subsecs(now, 6);
         let key = SigningKey::generate(rng);
         let vk = key.verifying_key();
         let key_id = KeyId::of(&vk);
@@ -287,6 +312,7 @@ impl KeyStore {
     }
 
     fn set_status(&self, id: &KeyId, to: KeyStatus) -> Result<(), CardError> {
+        let _lock = self.lock()?;
         let mut set = self.load()?;
         let key = set
             .keys

@@ -264,10 +264,29 @@ async fn audit_check(
             Some(file)
         }
     };
-    let trusted = keys_dir
-        .filter(|d| d.join(crate::service::audit::AUDIT_KEY_FILE).exists())
-        .map(crate::service::audit::AuditKey::open_or_create)
-        .transpose()?;
+    // A key folder given must hold the audit key: a file is then only trusted if it carries that
+    // key. Without a folder the file's own key is taken, and the command says so.
+    let trusted = match keys_dir {
+        Some(d) => {
+            let path = d.join(crate::service::audit::AUDIT_KEY_FILE);
+            anyhow::ensure!(
+                path.exists(),
+                "--keys-dir {}: no audit key ({}) to check the checkpoint file against",
+                d.display(),
+                crate::service::audit::AUDIT_KEY_FILE
+            );
+            Some(crate::service::audit::AuditKey::open_or_create(d)?)
+        }
+        None => {
+            if let Some(f) = &file {
+                eprintln!(
+                    "note: without --keys-dir the checkpoints are checked against the key in the file ({}), which proves only that whoever holds that key signed them",
+                    f.public_key
+                );
+            }
+            None
+        }
+    };
     let db = Db::connect(database, 2).await?;
     let report = match &file {
         None => crate::db::audit::check(&db).await,

@@ -217,7 +217,10 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                     // As many empty cells as the file has columns for one parent.
                     None => row.extend(std::iter::repeat_n(
                         String::new(),
-                        COLUMNS.iter().filter(|(en, _, _)| en.starts_with("mother_")).count(),
+                        COLUMNS
+                            .iter()
+                            .filter(|(en, _, _)| en.starts_with("mother_"))
+                            .count(),
                     )),
                 }
             }

@@ -79,20 +79,22 @@ impl AuditKey {
 /// Signs the head of every chain that grew since its last checkpoint; returns the new ones.
 pub async fn checkpoint(db: &Db, key: &AuditKey) -> Result<Vec<Checkpoint>> {
     let made_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let public_key = key.public_key();
     let mut made = Vec::new();
-    for (chain_id, seq, hash) in log::heads_without_checkpoint(db).await? {
+    for (chain_id, seq, hash) in log::heads_without_checkpoint(db, &public_key).await? {
         let c = Checkpoint::sign(&key.0, &chain_id, seq, &hash, &made_at);
-        log::insert_checkpoint(db, &c).await?;
+        log::insert_checkpoint(db, &c, &public_key).await?;
         made.push(c);
     }
     Ok(made)
 }
 
-/// Every checkpoint, with the public key, as exported.
+/// Every checkpoint this instance's key signed, with the key's public half, as exported.
 pub async fn export(db: &Db, key: &AuditKey) -> Result<CheckpointFile> {
+    let public_key = key.public_key();
     Ok(CheckpointFile {
-        public_key: key.public_key(),
-        checkpoints: log::checkpoints(db).await?,
+        checkpoints: log::checkpoints(db, &public_key).await?,
+        public_key,
     })
 }
 

@@ -282,22 +282,32 @@ pub async fn copy_alerts(db: &Db) -> Result<Vec<CopyAlert>> {
           order by a.copy_alert_id desc").fetch_all(p).await)?)
 }
 
-/// The last entry of every chain that has no checkpoint at that entry yet.
-pub async fn heads_without_checkpoint(db: &Db) -> Result<Vec<(String, i64, String)>> {
+/// The last entry of every chain that the key `public_key` has not signed at that entry yet.
+pub async fn heads_without_checkpoint(
+    db: &Db,
+    public_key: &str,
+) -> Result<Vec<(String, i64, String)>> {
     Ok(on_db!(db, p => sqlx::query_as(
         "select v.chain_id, v.seq, v.hash from verification v
           where v.seq = (select max(w.seq) from verification w where w.chain_id = v.chain_id)
-            and not exists (select 1 from audit_checkpoint c where c.chain_id = v.chain_id and c.seq = v.seq)
+            and not exists (select 1 from audit_checkpoint c
+                             where c.chain_id = v.chain_id and c.seq = v.seq and c.public_key = $1)
           order by v.chain_id")
-        .fetch_all(p).await)?)
+        .bind(public_key).fetch_all(p).await)?)
 }
 
-/// Stores a signed checkpoint.
-pub async fn insert_checkpoint(db: &Db, c: &crate::audit::Checkpoint) -> Result<()> {
+/// Stores a checkpoint signed by the key `public_key`.
+pub async fn insert_checkpoint(
+    db: &Db,
+    c: &crate::audit::Checkpoint,
+    public_key: &str,
+) -> Result<()> {
     on_db!(db, p => sqlx::query(
-        "insert into audit_checkpoint (chain_id, seq, hash, made_at, signature) values ($1, $2, $3, $4, $5)
-         on conflict (chain_id, seq) do nothing")
+        "insert into audit_checkpoint (chain_id, seq, hash, made_at, signature, public_key)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (chain_id, seq, public_key) do nothing")
         .bind(&c.chain_id).bind(c.seq).bind(&c.hash).bind(&c.made_at).bind(&c.signature)
+        .bind(public_key)
         .execute(p).await.map(|_| ()))?;
     Ok(())
 }
@@ -311,11 +321,12 @@ struct CheckpointRow {
     signature: String,
 }
 
-/// Every stored checkpoint, oldest first.
-pub async fn checkpoints(db: &Db) -> Result<Vec<crate::audit::Checkpoint>> {
+/// Every checkpoint the key `public_key` signed, oldest first (each instance has its own key).
+pub async fn checkpoints(db: &Db, public_key: &str) -> Result<Vec<crate::audit::Checkpoint>> {
     let rows: Vec<CheckpointRow> = on_db!(db, p => sqlx::query_as(
-        "select chain_id, seq, hash, made_at, signature from audit_checkpoint order by audit_checkpoint_id")
-        .fetch_all(p).await)?;
+        "select chain_id, seq, hash, made_at, signature from audit_checkpoint
+          where public_key = $1 order by audit_checkpoint_id")
+        .bind(public_key).fetch_all(p).await)?;
     Ok(rows
         .into_iter()
         .map(|r| crate::audit::Checkpoint {
