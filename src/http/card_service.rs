@@ -40,8 +40,11 @@ impl Keys {
         let signer = match set.active() {
             None => Err("no active card-signing key: run `greenchannel keys rotate`".to_owned()),
             Some(entry) => store.signer_for(entry).map(Arc::new).map_err(|e| {
+                // The log gets the cause (it names a file of the key folder); a caller only
+                // learns that this instance lacks the key.
+                tracing::warn!(key_id = %entry.key_id, error = %e, "card signing unavailable");
                 format!(
-                    "the active key {} cannot sign on this instance: {e}",
+                    "the active key {} cannot sign on this instance: its secret is not in this instance's key folder",
                     entry.key_id
                 )
             }),
