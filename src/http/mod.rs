@@ -108,7 +108,9 @@ impl AppState {
         let cards = Arc::new(cards);
         let (weak, db) = (Arc::downgrade(&cards), self.db.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(card_service::KEY_REFRESH);
+            // The first sync ran when the card service opened: the next one is due a period later.
+            let start = tokio::time::Instant::now() + card_service::KEY_REFRESH;
+            let mut tick = tokio::time::interval_at(start, card_service::KEY_REFRESH);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;

@@ -11,11 +11,15 @@ use crate::error::{AppError, Result};
 /// every instance. The database's upsert only moves a key forward, so concurrent syncs of two
 /// instances cannot undo each other.
 pub async fn sync(store: &KeyStore, db: &Db) -> Result<KeySet> {
-    let local = match store.key_set() {
-        Ok(set) => set,
-        Err(CardError::NoKeys(_)) => KeySet::default(),
-        Err(e) => return Err(key_error(e)),
-    };
+    // The folder's reads and writes (and its lock) block: on the blocking pool, not the
+    // workers that answer the desks.
+    let folder = store.clone();
+    let local = blocking(move || match folder.key_set() {
+        Ok(set) => Ok(set),
+        Err(CardError::NoKeys(_)) => Ok(KeySet::default()),
+        Err(e) => Err(key_error(e)),
+    })
+    .await?;
     let shared = db::keys::load(db).await?;
     let mut merged = local.merge(&shared);
     if merged != shared {
@@ -24,9 +28,16 @@ pub async fn sync(store: &KeyStore, db: &Db) -> Result<KeySet> {
         merged = local.merge(&db::keys::load(db).await?);
     }
     if merged != local && !merged.keys.is_empty() {
-        store.adopt(&merged).map_err(key_error)?;
+        let (folder, set) = (store.clone(), merged.clone());
+        blocking(move || folder.adopt(&set).map_err(key_error)).await?;
     }
     Ok(merged)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("key folder access stopped: {e}")))?
 }
 
 fn key_error(e: CardError) -> AppError {
