@@ -534,6 +534,14 @@ pub async fn locked(tx: &mut Tx, id: i64) -> Result<HouseholdRecord> {
     fetch_in(tx, id).await
 }
 
+/// Every household's id, in order.
+pub async fn ids(db: &Db) -> Result<Vec<i64>> {
+    Ok(
+        on_db!(db, p => sqlx::query_scalar("select household_id from household order by household_id")
+        .fetch_all(p).await)?,
+    )
+}
+
 /// A page of households, optionally of one township, in id order after `after`.
 pub async fn list(
     db: &Db,

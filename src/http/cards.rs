@@ -448,10 +448,9 @@ async fn reconcile_all(
 ) -> Result<Json<Reconciled>> {
     let book = s.rule_book().await?;
     let mut changed = Vec::new();
-    for h in households::all_records(&s.db, None).await? {
-        changed.extend(
-            crate::service::register::reconcile(&s.db, &book, h.household_id, today()).await?,
-        );
+    // Each file is read again in its own transaction; only the ids are needed here.
+    for id in households::ids(&s.db).await? {
+        changed.extend(crate::service::register::reconcile(&s.db, &book, id, today()).await?);
     }
     Ok(Json(Reconciled { changed }))
 }
