@@ -343,8 +343,6 @@ async fn store(
             ))
         })
         .collect::<Result<_>>()?;
-    // The engine's key (code and member), not one recomputed from the code alone.
-    let once_of = |r: &ListRow| -> Option<String> { r.once_key.clone() };
     let id: i64 = on_db!(db, p => {
         let mut tx = p.begin().await?;
         sqlx::query("delete from disbursement where period = $1 and status = 'draft'").bind(period).execute(&mut *tx).await?;
@@ -362,7 +360,7 @@ async fn store(
             q.push_values(chunk, |mut b, r| {
                 b.push_bind(id).push_bind(r.household_id).push_bind(r.member_id).push_bind(r.township_id.as_str())
                     .push_bind(r.code.as_str()).push_bind(r.for_month.as_str()).push_bind(r.kind.as_str()).push_bind(r.amount_fen)
-                    .push_bind(once_of(r)).push_bind(r.missing.as_deref()).push_bind(r.rule_set.as_str()).push_bind(r.clause.as_str());
+                    .push_bind(r.once_key.as_deref()).push_bind(r.missing.as_deref()).push_bind(r.rule_set.as_str()).push_bind(r.clause.as_str());
             });
             q.build().execute(&mut *tx).await?;
         }

@@ -42,7 +42,7 @@ const MAX_BATCH: usize = 256;
 /// `Retry-After`).
 const QUEUED_SCANS: usize = 4096;
 /// How many verified card texts the desk remembers (between this and twice this): a day's
-/// scans of a large hospital, about 200 bytes each.
+/// scans of a large hospital, a few hundred bytes each (some 30 MB at the most).
 const VERIFIED_TEXTS: usize = 32_768;
 
 pub fn router() -> Router<AppState> {
