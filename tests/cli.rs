@@ -15,6 +15,18 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Asserts that a command succeeded and said `needle` on standard output.
+#[track_caller]
+fn succeeds_saying(out: &Output, needle: &str) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains(needle), "{}", text(&out.stdout));
+}
+
 /// A fresh database for a command-line test: an SQLite file in the test's folder, or a
 /// throw-away database on the PostgreSQL test server (dropped at the end).
 struct TestDb {
@@ -347,12 +359,7 @@ async fn serve_stops_cleanly_with_the_audit_log_drained() {
             );
         }
         let out = greenchannel(&["--database", &db.url, "audit", "check"], dir.path());
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stdout).contains("intact: 1 entries"),
-            "{}",
-            text(&out.stdout)
-        );
+        succeeds_saying(&out, "intact: 1 entries");
     }
 }
 
@@ -420,12 +427,7 @@ async fn two_instances_on_one_postgres_agree() {
     stop(a);
     stop(b);
     let out = greenchannel(&["--database", &db.url, "audit", "check"], dir.path());
-    assert!(out.status.success(), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stdout).contains("in 2 chain(s)"),
-        "{}",
-        text(&out.stdout)
-    );
+    succeeds_saying(&out, "in 2 chain(s)");
     // Each instance has its own audit key: each signs both chains' heads, and each export
     // checks against its own key.
     for keys in ["keys-a", "keys-b"] {
@@ -462,12 +464,7 @@ async fn two_instances_on_one_postgres_agree() {
             ],
             dir.path(),
         );
-        assert!(out.status.success(), "{keys}: {}", text(&out.stdout));
-        assert!(
-            text(&out.stdout).contains("extending all 2 checkpoint(s)"),
-            "{}",
-            text(&out.stdout)
-        );
+        succeeds_saying(&out, "extending all 2 checkpoint(s)");
     }
 }
 
@@ -514,12 +511,7 @@ async fn an_exported_checkpoint_is_checked_from_the_command_line() {
             )
         };
         let out = check(dir.path());
-        assert!(out.status.success(), "{}", text(&out.stdout));
-        assert!(
-            text(&out.stdout).contains("extending all 1 checkpoint(s)"),
-            "{}",
-            text(&out.stdout)
-        );
+        succeeds_saying(&out, "extending all 1 checkpoint(s)");
         // Truncating the log below the checkpoint is named.
         execute(&db, dir.path(), "delete from verification where seq >= 2").await;
         let out = check(dir.path());
