@@ -76,6 +76,24 @@ fn endpoints(
             None,
             &["office", "township", "auditor"],
         ),
+        (
+            Method::GET,
+            "/api/v1/cards/awaiting-confirmation".into(),
+            None,
+            &["office"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/audit/checkpoints".into(),
+            None,
+            &["office", "auditor"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/audit/checkpoints".into(),
+            Some(json!({})),
+            &["office"],
+        ),
     ]
 }
 
