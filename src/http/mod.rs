@@ -45,9 +45,21 @@ pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 /// A rule book and the id of the last rule document in it.
 type BookAt = (Arc<RuleBook>, i64);
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`Shared`], so that handing it to a handler (axum
+/// does for every request) costs one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state behind [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     /// The database.
     pub db: Db,
     /// Resolved bearer tokens.
@@ -65,14 +77,20 @@ pub struct AppState {
 impl AppState {
     /// State over a connected database.
     pub fn new(db: Db) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             db,
             callers: Arc::new(CallerCache::default()),
             rules: Arc::default(),
             cards: None,
             verifier: None,
             audit_key: None,
-        }
+        }))
+    }
+
+    /// The state to change while the service is being put together (a copy if it is shared
+    /// already).
+    fn building(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The same state with the audit key, and a task that signs the audit chains' heads every
@@ -92,7 +110,7 @@ impl AppState {
                 }
             }
         });
-        self.audit_key = Some(key);
+        self.building().audit_key = Some(key);
         self
     }
 
@@ -100,7 +118,7 @@ impl AppState {
     /// that reads the shared key set every [`card_service::KEY_REFRESH`] for as long as the
     /// cards are in use. Call it inside the runtime.
     pub fn with_cards(mut self, cards: CardService) -> anyhow::Result<Self> {
-        self.verifier = Some(Verifier::start(
+        self.building().verifier = Some(Verifier::start(
             self.db.clone(),
             cards.watch_keys(),
             chrono::Duration::minutes(COPY_WINDOW_MINUTES),
@@ -120,7 +138,7 @@ impl AppState {
                 }
             }
         });
-        self.cards = Some(cards);
+        self.building().cards = Some(cards);
         Ok(self)
     }
 

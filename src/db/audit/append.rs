@@ -191,6 +191,32 @@ fn parse_at(at: &str) -> Option<chrono::DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// What a batch's transaction read per card: its state and where it was last seen valid.
+/// The last sighting is read whatever its age; [`sightings`] compares it with the cutoff, and
+/// one older than the cutoff is written over just as a missing one is.
+#[derive(Default)]
+struct Looked {
+    states: HashMap<String, CardState>,
+    last_seen: HashMap<String, Earlier>,
+}
+
+impl Looked {
+    fn add(&mut self, serial: String, state: &str, seen: Option<Earlier>) {
+        if let Some(seen) = seen {
+            self.last_seen.insert(serial.clone(), seen);
+        }
+        self.states.insert(serial, parse_state(state));
+    }
+
+    /// The last sightings of the cards the batch verified valid.
+    fn sightings_of(mut self, rows: &[Row]) -> HashMap<String, Earlier> {
+        valid_serials(rows)
+            .into_iter()
+            .filter_map(|s| Some((s.to_owned(), self.last_seen.remove(s)?)))
+            .collect()
+    }
+}
+
 /// The SQLite append, on the writer thread: one immediate transaction for all queued batches,
 /// prepared statements kept by the connection, one row at a time (in-process, a row costs
 /// microseconds). The chain advances only when the commit succeeds.
@@ -201,42 +227,42 @@ pub(super) fn append_sqlite(
     copy_window: chrono::Duration,
 ) -> Result<Written> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut states = HashMap::new();
+    // One read per card: its state, and where it was last seen (see [`Looked`]).
+    let mut looked = Looked::default();
     {
-        let mut q = tx.prepare_cached("select state from card where serial = ?1")?;
+        let mut q = tx.prepare_cached(
+            "select c.state, l.verification_id, l.facility_id, l.at
+               from card c left join card_last_seen l on l.card_serial = c.serial
+              where c.serial = ?1",
+        )?;
         for serial in appends.iter().flat_map(|a| &a.lookup) {
-            let state: Option<String> = q.query_row([serial], |r| r.get(0)).optional()?;
-            if let Some(state) = state {
-                states.insert(serial.clone(), parse_state(&state));
+            if looked.states.contains_key(serial) {
+                continue;
+            }
+            let found = q
+                .query_row([serial], |r| {
+                    let seen = match r.get::<_, Option<i64>>(1)? {
+                        Some(verification_id) => Some(Earlier {
+                            verification_id,
+                            facility_id: r.get(2)?,
+                            card_serial: Some(serial.clone()),
+                            at: r.get(3)?,
+                        }),
+                        None => None,
+                    };
+                    Ok((r.get::<_, String>(0)?, seen))
+                })
+                .optional()?;
+            if let Some((state, seen)) = found {
+                looked.add(serial.clone(), &state, seen);
             }
         }
     }
-    let (entries, responders) = judge_all(appends, &states);
+    let (entries, responders) = judge_all(appends, &looked.states);
     let mut next = chain.clone();
     let rows = chain_rows(&mut next, &entries);
     let cutoff = cutoff(&entries, copy_window);
-    let mut stored = HashMap::new();
-    {
-        let mut q = tx.prepare_cached(
-            "select verification_id, facility_id, card_serial, at from card_last_seen
-              where card_serial = ?1 and at >= ?2",
-        )?;
-        for serial in valid_serials(&rows) {
-            let found = q
-                .query_row(params![serial, cutoff], |r| {
-                    Ok(Earlier {
-                        verification_id: r.get(0)?,
-                        facility_id: r.get(1)?,
-                        card_serial: r.get(2)?,
-                        at: r.get(3)?,
-                    })
-                })
-                .optional()?;
-            if let Some(found) = found {
-                stored.insert(serial.to_owned(), found);
-            }
-        }
-    }
+    let stored = looked.sightings_of(&rows);
     let mut ids = Vec::with_capacity(rows.len());
     {
         let mut q = tx.prepare_cached(
@@ -304,36 +330,33 @@ pub(super) async fn append_postgres(
         .flat_map(|a| a.lookup.iter().map(String::as_str))
         .collect();
     let mut tx = pool.begin().await?;
-    let found: Vec<(String, String)> =
-        sqlx::query_as("select serial, state from card where serial = any($1)")
-            .bind(&lookup)
-            .fetch_all(&mut *tx)
-            .await?;
-    let states = found
-        .into_iter()
-        .map(|(serial, state)| (serial, parse_state(&state)))
-        .collect();
-    let (entries, responders) = judge_all(appends, &states);
+    type Found = (String, String, Option<i64>, Option<i64>, Option<String>);
+    let found: Vec<Found> = sqlx::query_as(
+        "select c.serial, c.state, l.verification_id, l.facility_id, l.at
+           from card c left join card_last_seen l on l.card_serial = c.serial
+          where c.serial = any($1)",
+    )
+    .bind(&lookup)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut looked = Looked::default();
+    for (serial, state, verification_id, facility_id, at) in found {
+        let seen = match (verification_id, facility_id, at) {
+            (Some(verification_id), Some(facility_id), Some(at)) => Some(Earlier {
+                verification_id,
+                facility_id,
+                card_serial: Some(serial.clone()),
+                at,
+            }),
+            _ => None,
+        };
+        looked.add(serial, &state, seen);
+    }
+    let (entries, responders) = judge_all(appends, &looked.states);
     let mut next = chain.clone();
     let rows = chain_rows(&mut next, &entries);
     let cutoff = cutoff(&entries, copy_window);
-    let valid = valid_serials(&rows);
-    let stored: HashMap<String, Earlier> = if valid.is_empty() {
-        HashMap::new()
-    } else {
-        let found: Vec<Earlier> = sqlx::query_as(
-            "select verification_id, facility_id, card_serial, at from card_last_seen
-              where at >= $1 and card_serial = any($2)",
-        )
-        .bind(&cutoff)
-        .bind(&valid)
-        .fetch_all(&mut *tx)
-        .await?;
-        found
-            .into_iter()
-            .filter_map(|f| Some((f.card_serial.clone()?, f)))
-            .collect()
-    };
+    let stored = looked.sightings_of(&rows);
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(200) {
         let mut q = sqlx::QueryBuilder::new(
