@@ -165,11 +165,21 @@ impl IntoResponse for AppError {
         let (status, code) = self.status_and_code();
         match &self {
             Self::Validation(errors) => {
-                let detail = errors
+                // The first few in words; all of them once, in `errors` (an answer to a file of
+                // a thousand bad cells does not carry each one twice).
+                const IN_DETAIL: usize = 3;
+                let mut detail = errors
                     .iter()
+                    .take(IN_DETAIL)
                     .map(|e| format!("{}: {}", e.field, e.reason))
                     .collect::<Vec<_>>()
                     .join("; ");
+                if errors.len() > IN_DETAIL {
+                    let more = errors.len() - IN_DETAIL;
+                    detail.push_str(&format!(
+                        "; 另有{more}处见errors / and {more} more in errors"
+                    ));
+                }
                 problem_with(status, code, &detail, Some(errors))
             }
             Self::Database(e) if status == StatusCode::CONFLICT => {

@@ -493,6 +493,7 @@ fn assemble(header: Header, mut rows: Vec<ListRow>) -> Disbursement {
 
 /// The list as CSV: one line per row, then one total line per township and one for the district.
 pub fn to_csv(d: &Disbursement) -> Result<Vec<u8>> {
+    use crate::register::csv_io::to_spreadsheet;
     let mut out = b"\xEF\xBB\xBF".to_vec();
     {
         let mut w = csv::Writer::from_writer(&mut out);
@@ -513,30 +514,33 @@ pub fn to_csv(d: &Disbursement) -> Result<Vec<u8>> {
             "clause",
         ])
         .map_err(e)?;
+        // Text cells are made safe from formula injection; amounts (which may be negative, for
+        // a correction) are numbers and stay as they are.
+        let text = |t: &str| to_spreadsheet(t).into_owned();
         for r in &d.rows {
             w.write_record([
-                d.period.clone(),
-                r.township_id.clone(),
+                text(&d.period),
+                text(&r.township_id),
                 r.household_id.to_string(),
                 r.member_id.map(|m| m.to_string()).unwrap_or_default(),
-                r.member_name.clone().unwrap_or_default(),
-                r.code.clone(),
-                r.for_month.clone(),
-                r.kind.clone(),
+                text(r.member_name.as_deref().unwrap_or_default()),
+                text(&r.code),
+                text(&r.for_month),
+                text(&r.kind),
                 r.amount_fen.map(|a| a.to_string()).unwrap_or_default(),
                 r.amount_fen
                     .map(crate::register::csv_io::format_yuan)
                     .unwrap_or_default(),
-                r.missing.clone().unwrap_or_default(),
-                r.rule_set.clone(),
-                r.clause.clone(),
+                text(r.missing.as_deref().unwrap_or_default()),
+                text(&r.rule_set),
+                text(&r.clause),
             ])
             .map_err(e)?;
         }
         for (t, total) in &d.townships {
             w.write_record([
                 d.period.as_str(),
-                t,
+                &text(t),
                 "",
                 "",
                 "",

@@ -80,7 +80,7 @@ pub async fn import_households(
             .map_err(|e| {
                 crate::error::AppError::Internal(anyhow::anyhow!("parsing stopped: {e}"))
             })?;
-    // ID numbers already on file elsewhere.
+    // ID numbers already on file.
     let stored: HashSet<String> =
         on_db!(db, p => sqlx::query_scalar::<_, String>("select id_number from member")
         .fetch_all(p).await)?
@@ -105,7 +105,6 @@ pub async fn import_households(
             }
         }
     }
-    errors.sort_by_key(|e| e.line);
     let households = rows.len();
     let members = rows.iter().map(|r| r.household.members.len()).sum();
     if !errors.is_empty() || dry_run {
@@ -113,7 +112,7 @@ pub async fn import_households(
             dry_run: true,
             households,
             members,
-            errors,
+            errors: errors.into_report(),
         });
     }
     let now = Utc::now();
@@ -127,7 +126,7 @@ pub async fn import_households(
         dry_run: false,
         households,
         members,
-        errors,
+        errors: Vec::new(),
     })
 }
 
@@ -224,7 +223,10 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                     )),
                 }
             }
-            w.write_record(&row).map_err(anyhow::Error::from)?;
+            // Every cell is text someone typed, a date, 是/否 or an amount that is never negative:
+            // all of them are made safe from formula injection, and import back unchanged.
+            w.write_record(row.iter().map(|c| csv_io::to_spreadsheet(c).into_owned()))
+                .map_err(anyhow::Error::from)?;
         }
         w.flush().map_err(anyhow::Error::from)?;
     }

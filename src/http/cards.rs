@@ -1,6 +1,7 @@
 //! Cards: the public key set and status list, and the office's issue, reissue, suspend,
 //! reinstate, revoke and print.
 
+use crate::register::text::Reason;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -299,7 +300,7 @@ async fn sheet(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
-    reason: String,
+    reason: Reason,
 }
 
 async fn suspend(
@@ -366,7 +367,7 @@ impl RevokeReason {
 struct RevokeBody {
     reason: RevokeReason,
     #[serde(default)]
-    note: Option<String>,
+    note: Option<Reason>,
 }
 
 async fn revoke(

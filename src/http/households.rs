@@ -1,5 +1,6 @@
 //! Household files: list, read (also as of a past date), create, change, history.
 
+use crate::register::text::Reason;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -119,7 +120,7 @@ struct UpdateBody {
     /// The version being changed; a stale one is refused with 409.
     version: i32,
     /// Why the file changes (kept in its history).
-    reason: String,
+    reason: Reason,
     household: HouseholdInput,
 }
 

@@ -184,6 +184,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(extract::refuse_control_characters))
         .layer(
             // Spans carry the method and path only: a query string could hold personal data.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -1,5 +1,6 @@
 //! Townships, communities and facilities.
 
+use crate::register::text::Reason;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -67,7 +68,7 @@ async fn add_facility(
 #[serde(deny_unknown_fields)]
 struct UpdateFacility {
     /// Why the facility changes (kept in its history).
-    reason: String,
+    reason: Reason,
     facility: FacilityInput,
 }
 

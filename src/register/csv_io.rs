@@ -48,6 +48,77 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// The most columns a file may have: the import format has 49, and a spreadsheet may carry a
+/// few of its own. A wider header is refused at once, before any row is read.
+pub const MAX_COLUMNS: usize = 200;
+/// The most data rows a file may have (a district's register is some 10,000).
+pub const MAX_ROWS: usize = 200_000;
+/// The most problems reported one by one; the rest are counted.
+pub const MAX_REPORTED: usize = 1_000;
+/// How much of an unknown header cell is quoted back.
+const QUOTED_HEADER: usize = 40;
+
+/// The problems of a file: the first [`MAX_REPORTED`] in full, and how many more there were,
+/// so that the answer to a file of millions of bad cells stays small.
+#[derive(Debug, Default)]
+pub struct RowErrors {
+    shown: Vec<RowError>,
+    more: usize,
+}
+
+impl RowErrors {
+    /// Records a problem (or only counts it, once [`MAX_REPORTED`] are kept).
+    pub fn push(&mut self, e: RowError) {
+        if self.shown.len() < MAX_REPORTED {
+            self.shown.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Whether there is no problem.
+    pub fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+
+    /// The problems to report, by line, ending with one that counts those not listed.
+    pub fn into_report(mut self) -> Vec<RowError> {
+        self.shown.sort_by_key(|e| e.line);
+        if self.more > 0 {
+            self.shown.push(RowError {
+                line: 0,
+                field: "file".into(),
+                reason: format!(
+                    "另有{}处问题未列出，请先改正以上各处 / {} more problems not listed; correct the ones above first",
+                    self.more, self.more
+                ),
+            });
+        }
+        self.shown
+    }
+}
+
+impl Extend<RowError> for RowErrors {
+    fn extend<I: IntoIterator<Item = RowError>>(&mut self, iter: I) {
+        for e in iter {
+            self.push(e);
+        }
+    }
+}
+
+/// A header cell as quoted in an error: at most [`QUOTED_HEADER`] characters, no controls.
+fn quoted(name: &str) -> String {
+    let mut q: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(QUOTED_HEADER)
+        .collect();
+    if name.chars().count() > QUOTED_HEADER {
+        q.push('…');
+    }
+    q
+}
+
 /// A parsed, validated household row.
 #[derive(Debug, Clone)]
 pub struct ParsedRow {
@@ -186,14 +257,30 @@ pub fn parse_households(
     text: &str,
     places: &Places,
     today: NaiveDate,
-) -> (Vec<ParsedRow>, Vec<RowError>) {
+) -> (Vec<ParsedRow>, RowErrors) {
     let mut rows = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = RowErrors::default();
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
+    // The width is checked before the cells are copied: a header of millions of columns costs
+    // the reader's one record, nothing more.
     let header: Vec<String> = match reader.headers() {
+        Ok(h) if h.len() > MAX_COLUMNS => {
+            errors.push(RowError {
+                line: 1,
+                field: "header".into(),
+                reason: format!(
+                    "表头有{}列，最多{}列：请检查是否选错了文件或分隔符 / the header has {} columns, at most {} are allowed: is this the right file?",
+                    h.len(),
+                    MAX_COLUMNS,
+                    h.len(),
+                    MAX_COLUMNS
+                ),
+            });
+            return (rows, errors);
+        }
         Ok(h) => h
             .iter()
             .map(|s| s.trim_start_matches('\u{feff}').to_owned())
@@ -216,14 +303,18 @@ pub fn parse_households(
                     errors.push(RowError {
                         line: 1,
                         field: (*en).into(),
-                        reason: format!("列重复 / column '{name}' appears twice"),
+                        reason: "列重复 / the column appears twice".into(),
                     });
                 }
             }
             None => errors.push(RowError {
                 line: 1,
-                field: name.clone(),
-                reason: format!("未知的列 / unknown column '{name}'"),
+                field: quoted(name),
+                reason: format!(
+                    "未知的列（第{}列）/ unknown column (column {})",
+                    pos + 1,
+                    pos + 1
+                ),
             }),
         }
     }
@@ -241,7 +332,17 @@ pub fn parse_households(
     }
     let mut ids_seen: HashMap<String, u64> = HashMap::new();
     let mut lines = Lines::new(text);
-    for record in reader.records() {
+    for (n, record) in reader.records().enumerate() {
+        if n >= MAX_ROWS {
+            errors.push(RowError {
+                line: 0,
+                field: "file".into(),
+                reason: format!(
+                    "超过{MAX_ROWS}行，请分成几个文件导入 / more than {MAX_ROWS} rows: import it as several files"
+                ),
+            });
+            break;
+        }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -287,6 +388,30 @@ pub fn parse_households(
     (rows, errors)
 }
 
+/// What a cell starting with one of these does in Excel, WPS or LibreOffice: it is read as a
+/// formula (or, for tab and CR, can be made into one).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A text cell made safe for a spreadsheet (the OWASP rule against formula injection): one that
+/// starts like a formula gets a leading `'`, which spreadsheets show as text. Use it for every
+/// cell whose text someone typed — names, addresses, phones — not for numbers.
+pub fn to_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_START) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The text of a cell as [`to_spreadsheet`] wrote it, so that an exported file imports back
+/// unchanged: the `'` before a formula start is dropped.
+pub fn from_spreadsheet(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        _ => cell,
+    }
+}
+
 /// The cells of one row, by column key.
 struct Cells<'r> {
     record: &'r csv::StringRecord,
@@ -296,10 +421,12 @@ struct Cells<'r> {
 impl<'r> Cells<'r> {
     /// The cell of a column, or "" when the file has no such column.
     fn get(&self, key: &str) -> &'r str {
-        self.index
+        let cell = self
+            .index
             .get(key)
             .and_then(|&i| self.record.get(i))
-            .unwrap_or("")
+            .unwrap_or("");
+        from_spreadsheet(cell)
     }
 }
 

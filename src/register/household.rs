@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::text::{self, TextRule};
 use super::{Area, IdNumber, Role, SelfCare, Sex};
 pub use crate::rules::Span;
 
@@ -233,6 +234,41 @@ fn check_periods(
 /// ID numbers are checked against it by the caller. Returns every problem, not just the first.
 pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    let mut text = |field: String, value: &str, rule: TextRule| {
+        if let Err(reason) = text::check(value, rule) {
+            errors.push(FieldError::new(field, reason));
+        }
+    };
+    text("township_id".into(), &h.township_id, text::PLACE);
+    if let Some(c) = &h.community_id {
+        text("community_id".into(), c, text::PLACE);
+    }
+    text("address".into(), &h.address, text::ADDRESS);
+    if let Some(c) = &h.contact {
+        text("contact.name".into(), &c.name, text::NAME);
+    }
+    for (i, m) in h.members.iter().enumerate() {
+        text(format!("members[{i}].name"), &m.name, text::NAME);
+    }
+    let phones = h
+        .contact
+        .iter()
+        .map(|c| ("contact.phone".to_owned(), &c.phone))
+        .chain(
+            h.members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("members[{i}].phone"), &m.phone)),
+        );
+    for (field, phone) in phones {
+        if let Some(Err(reason)) = phone
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(text::check_phone)
+        {
+            errors.push(FieldError::new(field, reason));
+        }
+    }
     if h.township_id.trim().is_empty() {
         errors.push(FieldError::new(
             "township_id",
@@ -411,18 +447,6 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
                 errors.push(FieldError::new(
                     at("resident_pension.basic_monthly_fen"),
                     "金额不能为负 / must not be negative",
-                ));
-            }
-        }
-        if let Some(phone) = &m.phone {
-            if !phone.is_empty()
-                && !phone
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
-            {
-                errors.push(FieldError::new(
-                    at("phone"),
-                    "电话号码格式错误 / phone has characters other than digits, '-' and '+'",
                 ));
             }
         }

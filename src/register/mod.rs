@@ -5,6 +5,7 @@ pub mod csv_io;
 mod household;
 mod id_number;
 pub mod mask;
+pub mod text;
 
 pub use household::{
     validate_household, Child, Contact, FieldError, HouseholdInput, MemberInput, PensionInput, Span,

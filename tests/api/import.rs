@@ -130,8 +130,10 @@ both! {
         let res = upload(&app, "", "镇街,住址,颜色\n丝绸路街道,1号,红\n".as_bytes().to_vec()).await;
         res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         let detail = res.body["detail"].as_str().unwrap();
-        assert!(detail.contains("unknown column '颜色'"), "{detail}");
+        assert!(detail.contains("颜色: 未知的列（第3列）/ unknown column (column 3)"), "{detail}");
         assert!(detail.contains("required column 'hukou_in_district'"), "{detail}");
+        assert!(detail.ends_with("and 4 more in errors"), "{detail}");
+        assert_eq!(res.body["errors"].as_array().map(Vec::len), Some(7), "{}", res.body);
         let res = upload(&app, "?encoding=utf-8", vec![0xD5, 0xC5, b'\n']).await;
         res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         let res = upload(&app, "?encoding=latin1", vec![]).await;

@@ -34,6 +34,7 @@ mod errors;
 mod health;
 mod households;
 mod import;
+mod input;
 mod rules;
 mod shutdown;
 mod verify;
