@@ -191,13 +191,10 @@ pub enum CardCommand {
         /// Where the keys are kept.
         #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
         keys_dir: PathBuf,
-        /// The card layout template (its font checks that names can be printed).
-        #[arg(
-            long,
-            env = "GREENCHANNEL_CARD_TEMPLATE",
-            default_value = "card-templates/default.toml"
-        )]
-        card_template: PathBuf,
+        /// The card layout template (its font checks that names can be printed); without it,
+        /// the built-in default (`card-templates/default.toml`).
+        #[arg(long, env = "GREENCHANNEL_CARD_TEMPLATE")]
+        card_template: Option<PathBuf>,
     },
     /// Verify a scanned card offline; prints a JSON verdict and exits 0 only when valid.
     Verify {
@@ -233,13 +230,10 @@ pub struct ServeArgs {
     /// Where the card-signing keys are kept (created on first start).
     #[arg(long, env = "GREENCHANNEL_KEYS_DIR", default_value = "data/keys")]
     pub keys_dir: PathBuf,
-    /// The card layout template.
-    #[arg(
-        long,
-        env = "GREENCHANNEL_CARD_TEMPLATE",
-        default_value = "card-templates/default.toml"
-    )]
-    pub card_template: PathBuf,
+    /// The card layout template; without it, the built-in default
+    /// (`card-templates/default.toml`).
+    #[arg(long, env = "GREENCHANNEL_CARD_TEMPLATE")]
+    pub card_template: Option<PathBuf>,
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, default_value_t = 20)]
     pub shutdown_grace_secs: u64,

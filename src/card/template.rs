@@ -172,7 +172,21 @@ pub struct Sheet {
     pub cut_mark: f32,
 }
 
+/// The default layout, built into the binary: a service started from any directory prints
+/// cards (its font path is absolute). `--card-template` overrides it.
+pub const DEFAULT: &str = include_str!("../../card-templates/default.toml");
+
 impl Template {
+    /// The built-in default layout ([`DEFAULT`]).
+    pub fn builtin() -> Result<Self, CardError> {
+        Self::parse(DEFAULT, Path::new("/"))
+    }
+
+    /// The template in `path`, or the built-in default without one.
+    pub fn load_or_builtin(path: Option<&Path>) -> Result<Self, CardError> {
+        path.map_or_else(Self::builtin, Self::load)
+    }
+
     /// Reads and validates a template file.
     pub fn load(path: &Path) -> Result<Self, CardError> {
         let text = std::fs::read_to_string(path).map_err(|e| CardError::io(path, e))?;

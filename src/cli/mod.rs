@@ -105,7 +105,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Command::Card(CardCommand::IssueAll {
             keys_dir,
             card_template,
-        }) => issue_all(&config.database, &keys_dir, &card_template).await,
+        }) => issue_all(&config.database, &keys_dir, card_template.as_deref()).await,
         Command::Card(CardCommand::Verify {
             keys,
             status_list,
@@ -160,7 +160,8 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
         demo(&db, Some(addr), args.demo_households).await?;
     }
     tracing::info!(%addr, database = %redact_url(database), "greenchannel listening");
-    let cards = crate::http::CardService::open(&args.keys_dir, &args.card_template, &db).await?;
+    let cards =
+        crate::http::CardService::open(&args.keys_dir, args.card_template.as_deref(), &db).await?;
     let audit_key = crate::service::audit::AuditKey::open_or_create(&args.keys_dir)?;
     let state = AppState::new(db.clone())
         .with_cards(cards)?
@@ -321,7 +322,7 @@ async fn audit_check(
 async fn issue_all(
     database: &str,
     keys_dir: &std::path::Path,
-    template: &std::path::Path,
+    template: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     use crate::service::cards::{issue, members_without_card};
     let db = Db::connect(database, 4).await?;

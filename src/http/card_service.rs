@@ -75,9 +75,10 @@ impl std::fmt::Debug for CardService {
 
 impl CardService {
     /// Opens the key folder and brings it in step with the database's key set (generating the
-    /// first key when both are empty), and loads the template. A template whose font is missing
+    /// first key when both are empty), and loads the template (the built-in one without a
+    /// path). A template whose font is missing
     /// leaves printing unavailable, not the service.
-    pub async fn open(keys_dir: &Path, template: &Path, db: &Db) -> anyhow::Result<Self> {
+    pub async fn open(keys_dir: &Path, template: Option<&Path>, db: &Db) -> anyhow::Result<Self> {
         let store = KeyStore::open(keys_dir);
         let sync = || async {
             service::keys::sync(&store, db)
@@ -97,10 +98,12 @@ impl CardService {
             tracing::info!(key_id = %entry.key_id.to_hex(), dir = %keys_dir.display(), "generated the first card-signing key");
             set = sync().await?;
         }
-        let renderer = CardRenderer::load(template).map_err(|e| {
-            tracing::warn!(error = %e, "card printing unavailable");
-            format!("card printing is unavailable: {e}")
-        });
+        let renderer = crate::card::template::Template::load_or_builtin(template)
+            .and_then(CardRenderer::new)
+            .map_err(|e| {
+                tracing::warn!(error = %e, "card printing unavailable");
+                format!("card printing is unavailable: {e}")
+            });
         let (published, _) = watch::channel(set.clone());
         Ok(Self {
             keys: RwLock::new(Arc::new(Keys::of(&store, set))),
