@@ -350,6 +350,15 @@ async fn serve_stops_cleanly_with_the_audit_log_drained() {
         let cards = issue_all(&base, &token("office")).await;
         let answer = scan(&base, &token("desk"), &cards[0].0).await;
         assert_eq!(answer["verdict"], "valid", "{answer}");
+        // Started in a folder without card-templates/: the built-in layout prints.
+        let pdf = reqwest::Client::new()
+            .get(format!("{base}/cards/{}/pdf", cards[0].1))
+            .bearer_auth(token("office"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.status(), reqwest::StatusCode::OK);
+        assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
         stop(server);
         if db.is_sqlite() {
             assert!(dir.path().join("gc.db").exists());
@@ -551,4 +560,72 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Request logs name the route template, never the path a caller typed (an ID number in a URL)
+/// nor the query string.
+#[tokio::test]
+async fn request_logs_carry_the_route_template_not_the_typed_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("gc.db").display());
+    let token = demo(dir.path(), &db);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_greenchannel"))
+            .args(["--database", &db, "serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info,tower_http=debug")
+            .env("GREENCHANNEL_KEYS_DIR", dir.path().join("keys"))
+            .stderr(log)
+            .spawn()
+            .expect("serve starts"),
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let typed = "370306196603201234";
+    for path in [
+        format!("/api/v1/households/{typed}"),
+        format!("/api/v1/households?township={typed}"),
+    ] {
+        let res = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(token("office"))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().as_u16() < 500, "{path}: {}", res.status());
+    }
+    // A lowercase scheme is the same scheme.
+    let res = client
+        .get(format!("{base}/api/v1/households"))
+        .header("authorization", format!("bearer {}", token("office")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    stop(server);
+    let logged = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(logged.contains("route=/api/v1/households/{id}"), "{logged}");
+    assert!(logged.contains("route=/api/v1/households}"), "{logged}");
+    assert!(
+        !logged.contains(typed),
+        "the typed ID number was logged: {logged}"
+    );
 }

@@ -23,6 +23,8 @@ pub struct ImportReport {
     pub members: usize,
     /// Every problem; when not empty, nothing was written.
     pub errors: Vec<RowError>,
+    /// The households created, in the file's order (empty on a dry run).
+    pub household_ids: Vec<i64>,
 }
 
 /// The places the office knows, keyed by code and by name, for resolving what staff typed.
@@ -70,6 +72,7 @@ pub async fn import_households(
                 households: 0,
                 members: 0,
                 errors: vec![e],
+                household_ids: Vec::new(),
             })
         }
     };
@@ -113,13 +116,16 @@ pub async fn import_households(
             households,
             members,
             errors: errors.into_report(),
+            household_ids: Vec::new(),
         });
     }
     let now = Utc::now();
     let reason = format!("导入 / imported from {source}");
     let mut tx = db.begin().await?;
+    let mut household_ids = Vec::with_capacity(rows.len());
     for row in &rows {
-        households::insert(&mut tx, &row.household, now, account_id, &reason).await?;
+        household_ids
+            .push(households::insert(&mut tx, &row.household, now, account_id, &reason).await?);
     }
     tx.commit().await?;
     Ok(ImportReport {
@@ -127,6 +133,7 @@ pub async fn import_households(
         households,
         members,
         errors: Vec::new(),
+        household_ids,
     })
 }
 

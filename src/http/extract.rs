@@ -75,11 +75,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, AppErro
         .headers
         .get(header::AUTHORIZATION)
         .ok_or(AppError::Unauthorized)?;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
     let secret = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|s| !s.is_empty())
         .ok_or(AppError::Unauthorized)?;
     state

@@ -184,11 +184,18 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(extract::refuse_control_characters))
+        .layer(axum::middleware::from_fn(
+            extract::refuse_control_characters,
+        ))
         .layer(
-            // Spans carry the method and path only: a query string could hold personal data.
+            // Spans carry the method and the matched route template only (`/households/{id}`):
+            // a path or query string could hold an ID number someone typed.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("(no route)", axum::extract::MatchedPath::as_str);
+                tracing::info_span!("request", method = %req.method(), route = %route)
             }),
         )
         .with_state(state)

@@ -51,6 +51,11 @@ both! {
         assert_eq!(res.body["households"], 20);
         assert_eq!(res.body["members"], 40);
         assert_eq!(count(&app).await, 20);
+        // The ids of the households made, in the file's order: the first row's address is 0号.
+        let ids = res.body["household_ids"].as_array().expect("household_ids").clone();
+        assert_eq!(ids.len(), 20);
+        let first = app.get(&format!("/api/v1/households/{}", ids[0]), &app.office).await.body;
+        assert_eq!(first["address"], "0号");
         let first = app.get("/api/v1/households?limit=1", &app.office).await.body[0]["household_id"].clone();
         let h = app.get(&format!("/api/v1/households/{first}"), &app.office).await.body;
         assert_eq!(h["child"]["died_on"], "2015-08-10");
