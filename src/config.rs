@@ -79,6 +79,24 @@ pub enum Command {
     /// The verification audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+/// `greenchannel accounts ...`: local access to the database is full trust already, so an
+/// operator who lost a token makes a new one here.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Make a new bearer token for an account (printed once) and keep it in the account's
+    /// tokens, labelled as made on the command line.
+    Token {
+        /// The account's name.
+        name: String,
+        /// What the token is for (kept with it).
+        #[arg(long, default_value = "command line")]
+        label: String,
+    },
 }
 
 /// `greenchannel audit ...`

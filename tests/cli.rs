@@ -629,3 +629,39 @@ async fn request_logs_carry_the_route_template_not_the_typed_path() {
         "the typed ID number was logged: {logged}"
     );
 }
+
+/// An operator who lost the demo or bootstrap tokens makes a new one from the command line; it
+/// works at once, and an unknown account is named.
+#[tokio::test]
+async fn accounts_token_makes_a_working_token_for_an_account() {
+    for db in each_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let _ = demo(dir.path(), &db.url);
+        let out = greenchannel(
+            &["--database", &db.url, "accounts", "token", "nobody"],
+            dir.path(),
+        );
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("no enabled account is named 'nobody'"),
+            "{}",
+            text(&out.stderr)
+        );
+        let accounts = greenchannel(
+            &["--database", &db.url, "accounts", "token", "demo-office"],
+            dir.path(),
+        );
+        assert!(accounts.status.success(), "{}", text(&accounts.stderr));
+        let token = text(&accounts.stdout).trim().to_owned();
+        assert!(token.starts_with("gct_"), "{token}");
+        let (server, base) = start(dir.path(), &db.url, "keys").await;
+        let me = json_of(
+            reqwest::Client::new()
+                .get(format!("{base}/me"))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(me["role"], "office", "{me}");
+        stop(server);
+    }
+}

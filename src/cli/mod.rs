@@ -18,6 +18,23 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     match config.command {
         Command::Serve(args) => serve_cmd(&config.database, args).await,
         Command::Bootstrap { name } => bootstrap(&config.database, &name).await,
+        Command::Accounts(crate::config::AccountsCommand::Token { name, label }) => {
+            let db = Db::connect(&config.database, 2).await?;
+            let id = crate::db::accounts::enabled_id(&db, &name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("no enabled account is named '{name}'"))?;
+            let label = format!(
+                "{label} (greenchannel accounts token, {})",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+            );
+            let secret = crate::db::accounts::add_token(&db, id, &label)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            db.close().await;
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { households } => {
             let db = Db::connect(&config.database, 4).await?;
             demo(&db, None, households).await?;

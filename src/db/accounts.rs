@@ -104,6 +104,13 @@ pub async fn accounts(db: &Db) -> Result<Vec<Account>> {
         .fetch_all(p).await)?)
 }
 
+/// The id of the enabled account of that name.
+pub async fn enabled_id(db: &Db, name: &str) -> Result<Option<i64>> {
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "select account_id from account where name = $1 and disabled_at is null")
+        .bind(name).fetch_optional(p).await)?)
+}
+
 /// Adds a token to an account; returns its secret.
 pub async fn add_token(db: &Db, account_id: i64, label: &str) -> Result<String> {
     let token = new_token();
