@@ -77,14 +77,29 @@ pub struct TownshipTotal {
     pub total_fen: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct Header {
-    disbursement_id: i64,
-    period: String,
-    status: String,
-    created_at: DateTime<Utc>,
-    approved_at: Option<DateTime<Utc>>,
-    total_fen: i64,
+/// A list without its rows, as the office's list of lists shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Header {
+    /// Its id.
+    pub disbursement_id: i64,
+    /// `YYYY-MM`, or `YYYY` for a year's overview.
+    pub period: String,
+    /// `draft` or `approved`.
+    pub status: String,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// When approved.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// In all, fen.
+    pub total_fen: i64,
+}
+
+/// Every list made, newest period first (a draft remade replaces the earlier draft).
+pub async fn list(db: &Db) -> Result<Vec<Header>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select disbursement_id, period, status, created_at, approved_at, total_fen from disbursement
+          order by period desc, disbursement_id desc")
+        .fetch_all(p).await)?)
 }
 
 /// Parses `YYYY-MM`.

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/rules/eval", post(eval_posted))
         .route("/rules/changes", get(changes))
         .route("/households/{id}/entitlements", get(entitlements))
-        .route("/disbursements", post(generate))
+        .route("/disbursements", post(generate).get(lists))
         .route("/disbursements/{id}", get(read_list))
         .route("/disbursements/{id}/approve", post(approve))
         .route("/disbursements/{id}/csv", get(read_csv))
@@ -170,6 +170,14 @@ async fn generate(
     let list =
         disbursement::generate(&s.db, book.clone(), &body.period, Some(caller.account_id)).await?;
     Ok((StatusCode::CREATED, Json(list)))
+}
+
+/// Every disbursement list, without rows.
+async fn lists(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+) -> Result<Json<Vec<disbursement::Header>>> {
+    Ok(Json(disbursement::list(&s.db).await?))
 }
 
 async fn read_list(

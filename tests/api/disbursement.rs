@@ -101,6 +101,17 @@ both! {
         let frozen = app.get(&format!("/api/v1/disbursements/{jid}"), &app.office).await.body;
         assert_eq!(frozen["rows"], june["rows"], "an approved list is never rewritten");
         let july = list(&app, "2020-07").await;
+        // The office's list of lists: newest period first, with status and total, no rows.
+        let lists = app.get("/api/v1/disbursements", &app.office).await;
+        assert_eq!(lists.status, StatusCode::OK, "{}", lists.body);
+        let summary: Vec<(Value, Value, Value)> = lists.body.as_array().unwrap().iter()
+            .map(|l| (l["period"].clone(), l["status"].clone(), l["total_fen"].clone())).collect();
+        assert_eq!(summary, [
+            (json!("2020-07"), json!("draft"), july["total_fen"].clone()),
+            (json!("2020-06"), json!("approved"), june["total_fen"].clone()),
+        ]);
+        assert!(lists.body[0].get("rows").is_none());
+        app.get("/api/v1/disbursements", &app.auditor).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
         let corrections: Vec<&Value> = july["rows"].as_array().unwrap().iter().filter(|r| r["kind"] == "correction").collect();
         let sa = corrections.iter().find(|r| r["code"] == "special_assistance" && r["member_id"] == father).expect("a correction for the father");
         assert_eq!(sa["for_month"], "2020-06");
