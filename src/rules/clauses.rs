@@ -69,7 +69,7 @@ fn special_assistance(ctx: &mut Ctx) {
 /// 二(四): a household whose only child died in the calendar year evaluated.
 fn bereavement_relief(ctx: &mut Ctx) {
     let code = Code::BereavementRelief;
-    let died_on = match ctx.hh.child {
+    let died_on = match ctx.hh.child_on(ctx.on) {
         super::household::Child::Deceased { died_on } => died_on,
         _ => {
             ctx.refuse(code, None, || {

@@ -84,7 +84,8 @@ fn eligibility(
         zh.push("户籍不在本区".to_string());
         en.push("hukou is not in the district".to_string());
     }
-    let kind = match hh.child {
+    let child = hh.child_on(on);
+    let kind = match child {
         Child::Deceased { died_on } if died_on <= on => Some(FamilyKind::Bereaved),
         Child::Deceased { died_on } => {
             zh.push(format!("独生子女死亡日期{died_on}晚于评估日"));
@@ -123,7 +124,7 @@ fn eligibility(
         Basis::new("一", zh, en)
             .param("qualifying_disability_grades", grades)
             .fact("hukou_in_district", in_district)
-            .fact("child", hh.child)
+            .fact("child", child)
             .fact("other_child_since", other_child)
     };
     if zh.is_empty() {

@@ -344,6 +344,34 @@ where
 }
 
 impl Household {
+    /// The only child as on `on`. The family follows the child's death (一: "独生子女为三级以上
+    /// 残疾或死亡"): a file whose `child` still says disabled (or healthy) while the child's
+    /// member record carries a death date is a bereaved family from that date, and before it
+    /// what `child` says.
+    pub fn child_on(&self, on: NaiveDate) -> Child {
+        match (self.child, self.child_member_died_on()) {
+            (Child::Disabled { .. } | Child::Healthy, Some(died_on)) if died_on <= on => {
+                Child::Deceased { died_on }
+            }
+            (child, _) => child,
+        }
+    }
+
+    /// The day the only child died, as `child` or the child's member record says.
+    pub fn child_died_on(&self) -> Option<NaiveDate> {
+        match self.child {
+            Child::Deceased { died_on } => Some(died_on),
+            _ => self.child_member_died_on(),
+        }
+    }
+
+    fn child_member_died_on(&self) -> Option<NaiveDate> {
+        self.members
+            .iter()
+            .find(|m| m.role == Role::Child)
+            .and_then(|m| m.died_on)
+    }
+
     /// Hukou in the district on `on`.
     pub fn in_district_on(&self, on: NaiveDate) -> bool {
         self.hukou_in_district || self.hukou_moved_out_on.is_some_and(|m| on < m)

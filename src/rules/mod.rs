@@ -33,6 +33,11 @@
 //! - **Deaths.** A member who died gets nothing personal from the day of death on
 //!   (only `funeral_subsidy`). The child's death makes a family bereaved from that day;
 //!   `bereavement_relief` is due when the child died in the calendar year evaluated.
+//!   The family follows the child's death (一: "独生子女为三级以上残疾或死亡"): a file whose
+//!   `child` still says disabled (or healthy) while the child's member record has a
+//!   `died_on` is a disabled family before that day and a bereaved one from it (610, 二(四)'s
+//!   2000 in the year of death), never a disabled family after the death
+//!   ([`Household::child_on`](household::Household::child_on)).
 //! - **Mid-month.** [`evaluate`] answers for the day asked. [`payments`]: a monthly
 //!   amount is due for a month iff its condition holds on the **first day** of that month
 //!   (turning 49 on 2020-06-15 is paid from July; a member who dies in June is paid for

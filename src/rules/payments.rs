@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::entitlement::{Basis, Code, Entitlement, Evaluation, Per, Status};
 use super::evaluate::{evaluate_with, Scope};
-use super::household::{anniversary, Child, Household};
+use super::household::{anniversary, Household};
 use super::ruleset::RuleSet;
 use super::{NoRuleSet, RuleBook};
 
@@ -219,10 +219,8 @@ fn may_differ(
     if !std::ptr::eq(set, prev_set) || set.changes_between(prev, first) {
         return true;
     }
-    if let Child::Deceased { died_on } = hh.child {
-        if within(Some(died_on)) {
-            return true;
-        }
+    if within(hh.child_died_on()) {
+        return true;
     }
     if within(hh.ivf_birth_on.flatten()) || hh.fact_changes().any(|d| within(Some(d))) {
         return true;
@@ -238,13 +236,13 @@ fn may_differ(
 
 /// Cheap pre-check so most households skip the extra evaluations for one-time codes.
 fn once_possible(hh: &Household, last: NaiveDate) -> bool {
-    match hh.child {
-        Child::Deceased { died_on } => {
+    match hh.child_died_on() {
+        Some(died_on) => {
             died_on.year() == last.year()
                 || died_on.year() + 1 == last.year()
                 || hh.ivf_birth_on != Some(None)
         }
-        _ => false,
+        None => false,
     }
 }
 

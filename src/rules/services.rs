@@ -176,7 +176,7 @@ fn disabled_child_support(ctx: &mut Ctx) {
         }
     }
     let b = Basis::new("二(九)4", "优先医疗康复、优先适配辅助器具；家庭经济困难的在读高中阶段学生免缴学杂费", "priority rehabilitation and assistive devices; senior-secondary tuition waived if the family is poor")
-        .fact("child", ctx.hh.child)
+        .fact("child", ctx.hh.child_on(ctx.on))
         .fact("in_school", child.and_then(|c| c.in_school))
         .fact("economic_difficulty", child.and_then(|c| c.economic_difficulty));
     ctx.grant(code, child, None, None, b);
