@@ -222,7 +222,8 @@ pub enum CardCommand {
         /// A status list (from GET /api/v1/status-list) to check revocation against.
         #[arg(long)]
         status_list: Option<PathBuf>,
-        /// Verify as of this date (default: today in Asia/Shanghai).
+        /// Verify as of the end of this date in Asia/Shanghai, the status list's freshness too
+        /// (default: now).
         #[arg(long)]
         at: Option<chrono::NaiveDate>,
         /// The scanned text, `GC1:...`.

@@ -665,3 +665,56 @@ async fn accounts_token_makes_a_working_token_for_an_account() {
         stop(server);
     }
 }
+
+/// `card verify --at DATE` judges the status list's freshness at that date too: a list fresh
+/// today is stale three days on, and one issued today did not exist yesterday.
+#[tokio::test]
+async fn card_verify_at_a_date_judges_the_status_list_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("gc.db").display());
+    let token = demo(dir.path(), &db);
+    let (server, base) = start(dir.path(), &db, "keys").await;
+    let cards = issue_all(&base, &token("office")).await;
+    let client = reqwest::Client::new();
+    for (path, file) in [("keys", "keys.json"), ("status-list", "status.json")] {
+        let body = client
+            .get(format!("{base}/{path}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join(file), body).unwrap();
+    }
+    stop(server);
+    let verify = |at: Option<String>| {
+        let mut args = vec![
+            "card",
+            "verify",
+            "--keys",
+            "keys.json",
+            "--status-list",
+            "status.json",
+        ];
+        let at = at.unwrap_or_default();
+        if !at.is_empty() {
+            args.extend(["--at", at.as_str()]);
+        }
+        args.push(&cards[0].0);
+        let out = greenchannel(&args, dir.path());
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let now = verify(None);
+    assert_eq!(now["verdict"], "valid", "{now}");
+    assert_eq!(now["status_check"], "status_list", "{now}");
+    for days in [3, -1] {
+        let then = verify(Some((today + chrono::Duration::days(days)).to_string()));
+        assert_ne!(then["status_check"], "status_list", "{days} days: {then}");
+    }
+    let same_day = verify(Some(today.to_string()));
+    assert_eq!(same_day["status_check"], "status_list", "{same_day}");
+}

@@ -129,7 +129,9 @@ pub fn verify_card(
         text,
         &keys_json,
         list.as_deref(),
-        Utc::now(),
+        // "As of date X" is the end of X in Beijing, for the card and the list's freshness
+        // alike: a list that was fresh then passes, one made later was not yet issued.
+        at.map_or_else(Utc::now, crate::time::end_of_day),
         at.unwrap_or_else(today),
     );
     println!("{}", serde_json::to_string_pretty(&json)?);
