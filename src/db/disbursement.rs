@@ -45,27 +45,26 @@ pub struct ListRow {
     pub once_key: Option<String>,
 }
 
-/// A list with its totals.
+/// A list with its totals: its [`Header`] (whose fields it shows at the top level of its JSON
+/// and reaches through `Deref`), the totals per township and the rows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Disbursement {
-    /// Its id.
-    pub disbursement_id: i64,
-    /// `YYYY-MM`.
-    pub period: String,
-    /// `draft` or `approved`.
-    pub status: String,
-    /// When made.
-    pub created_at: DateTime<Utc>,
-    /// When approved.
-    pub approved_at: Option<DateTime<Utc>>,
-    /// Sum of every amount, fen.
-    pub total_fen: i64,
+    /// Id, period, status, when made and approved, the sum of every amount.
+    #[serde(flatten)]
+    pub header: Header,
     /// Per township: per code and in all, fen.
     pub townships: BTreeMap<String, TownshipTotal>,
     /// Rows that could not be priced for want of data.
     pub needs_data: usize,
     /// The rows.
     pub rows: Vec<ListRow>,
+}
+
+impl std::ops::Deref for Disbursement {
+    type Target = Header;
+    fn deref(&self) -> &Header {
+        &self.header
+    }
 }
 
 /// One township's totals.
@@ -494,12 +493,7 @@ fn assemble(header: Header, mut rows: Vec<ListRow>) -> Disbursement {
         }
     }
     Disbursement {
-        disbursement_id: header.disbursement_id,
-        period: header.period,
-        status: header.status,
-        created_at: header.created_at,
-        approved_at: header.approved_at,
-        total_fen: header.total_fen,
+        header,
         townships,
         needs_data,
         rows,
