@@ -269,6 +269,11 @@ fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
 
 /// The first control character of percent-decoded text (C0, DEL, or a C1 control in UTF-8).
 fn decoded_control(bytes: &[u8]) -> Option<u32> {
+    // A URI cannot carry a raw control character (the HTTP parser refuses one), so only an
+    // escape can make one: most requests, the desk's scans among them, copy nothing here.
+    if !bytes.contains(&b'%') {
+        return None;
+    }
     let decoded = percent_decoded(bytes);
     String::from_utf8_lossy(&decoded)
         .chars()
