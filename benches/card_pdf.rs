@@ -116,7 +116,7 @@ fn card_verify(c: &mut Criterion) {
     });
     group.bench_function("verify_256_cached", |b| {
         // Every text already verified once: a card scanned again at the same hospital.
-        let mut seen = VerifiedTexts::new(keys.clone(), 1024);
+        let seen = VerifiedTexts::new(keys.clone(), 1024);
         b.iter(|| {
             refs.iter()
                 .filter(|t| {

@@ -130,7 +130,7 @@ fn cached_check_gives_the_reference_verdicts_on_the_corpus() {
     let corpus = generate::corpus();
     let on = now().date_naive();
     // A cache smaller than the corpus, so entries also fall out and come back.
-    let mut seen = VerifiedTexts::new(keys.clone(), 4);
+    let seen = VerifiedTexts::new(keys.clone(), 4);
     for round in ["cold", "warm", "again"] {
         for case in &corpus {
             let reference = verify(&case.qr, &keys, StatusSource::List(&list), on);
@@ -184,7 +184,7 @@ fn crafted_torsion_nonces_are_refused_however_they_are_scanned() {
             for (i, bad) in [&a, &b, &a, &a, &b].into_iter().enumerate() {
                 scans.insert(i * 2 + 1, bad);
             }
-            let mut seen = VerifiedTexts::new(keys.clone(), 64);
+            let seen = VerifiedTexts::new(keys.clone(), 64);
             for round in 0..2 {
                 for text in &scans {
                     let expected = if *text == a || *text == b {

@@ -18,7 +18,7 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process can serve: the database answers, and the desk's pipeline (check stage and audit
+/// The process can serve: the database answers, and the desk's pipeline (its audit
 /// log) is running.
 async fn readyz(State(state): State<AppState>) -> Result<&'static str> {
     state.db.ping().await.map_err(|e| {
@@ -26,7 +26,7 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str> {
         AppError::Unavailable
     })?;
     if state.verifier.as_ref().is_some_and(|v| !v.is_running()) {
-        tracing::error!("not ready: the desk's check stage or audit log has stopped");
+        tracing::error!("not ready: the desk's audit log has stopped");
         return Err(AppError::Unavailable);
     }
     Ok("ready")

@@ -1,8 +1,8 @@
-//! The registration desk: `POST /verify`, answered from batches of concurrent scans. Each scan
-//! has its signature checked exactly as `card verify` checks it (`verify_strict`, or a cache of
-//! texts that already passed it: [`VerifiedTexts`]); the batch then goes to the audit log, which
-//! reads its card states and writes its entries in one transaction with whatever else queued
-//! meanwhile; a desk gets its answer only once its entry is durable.
+//! The registration desk: `POST /verify`. Each scan has its signature checked exactly as `card
+//! verify` checks it (`verify_strict`, or a cache of texts that already passed it:
+//! [`VerifiedTexts`]), then goes to the audit log, which reads its card's state and writes its
+//! entry in one transaction with whatever other scans queued meanwhile; a desk gets its answer
+//! only once its entry is durable.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::extract::{Json, Policy, Query, Staff};
 use super::AppState;
@@ -36,11 +36,6 @@ impl Policy for Verifiers {
 
 /// The largest scan accepted: a card's text is ~150 characters.
 const VERIFY_BODY_LIMIT: usize = 4096;
-/// The most scans checked and logged together.
-const MAX_BATCH: usize = 256;
-/// How many scans may wait for the check stage before desks are told to retry (503 with
-/// `Retry-After`).
-const QUEUED_SCANS: usize = 4096;
 /// How many verified card texts the desk remembers (between this and twice this): a day's
 /// scans of a large hospital, a few hundred bytes each (some 30 MB at the most).
 const VERIFIED_TEXTS: usize = 32_768;
@@ -134,21 +129,31 @@ fn reason_zh(verdict: &str) -> &'static str {
     }
 }
 
-struct Job {
-    text: String,
+/// A scan whose signature is checked, to be judged against its card's state and logged.
+struct Checked {
     facility_id: i64,
     account_id: i64,
-    respond: oneshot::Sender<Result<Answer>>,
+    text: String,
+    signature: std::result::Result<SignatureChecked, Box<Verification>>,
+    designated: bool,
 }
 
-/// The batching verifier: a handle to its check stage, which checks the signatures of batches of
-/// scans and hands each batch to the audit log ([`AuditLog`]), which judges it against the card
-/// states, records it and answers. The two overlap: one batch's signatures are checked while the
-/// previous batches are being committed.
+/// The desk's verifier. Each scan is checked on the thread that received it — its facility's
+/// kind (cached), its signature (strictly, or from the cache of texts that passed:
+/// [`VerifiedTexts`]) — then handed to the audit log ([`AuditLog`]), which judges it against
+/// its card's state in the transaction that records it, with whatever else queued meanwhile,
+/// and answers once the entry is durable. No hop through a thread of its own: a scan costs the
+/// thread that parsed it, and the log is the only stage scans wait for.
 #[derive(Clone)]
-pub struct Verifier {
-    jobs: mpsc::Sender<Job>,
-    kinds: Arc<FacilityKinds>,
+pub struct Verifier(Arc<Inner>);
+
+struct Inner {
+    db: Db,
+    /// The key set in force and the cache of texts verified under it; a new key set replaces
+    /// the cache before the next scan is checked.
+    texts: std::sync::Mutex<(watch::Receiver<KeySet>, Arc<VerifiedTexts>)>,
+    kinds: FacilityKinds,
+    log: AuditLog,
     log_stopped: Stopped,
 }
 
@@ -174,26 +179,26 @@ impl FacilityKinds {
             .map(|(kind, _)| kind.is_designated())
     }
 
+    /// Whether the facility is designated, from the cache or the database. A lookup that fails
+    /// fails only the scan that needed it.
     async fn designated(&self, db: &Db, facility_id: i64) -> Result<bool> {
         if let Some(designated) = self.cached(facility_id) {
             return Ok(designated);
         }
-        let f = crate::db::places::facility(db, facility_id).await?;
-        let kind: FacilityKind = f
-            .kind
-            .parse()
-            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+        let looked_up = async {
+            let f = crate::db::places::facility(db, facility_id).await?;
+            f.kind
+                .parse::<FacilityKind>()
+                .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))
+        };
+        let kind = looked_up.await.map_err(|e| {
+            tracing::error!(error = %e, facility_id, "facility lookup failed; the scan was not logged");
+            AppError::Unavailable
+        })?;
         self.lock()
             .insert(facility_id, (kind, std::time::Instant::now()));
         Ok(kind.is_designated())
     }
-}
-
-/// A scan whose signature is checked, to be judged against its card's state and logged.
-struct Checked {
-    job: Job,
-    signature: std::result::Result<SignatureChecked, Box<Verification>>,
-    designated: bool,
 }
 
 impl Verifier {
@@ -205,136 +210,64 @@ impl Verifier {
         copy_window: chrono::Duration,
     ) -> anyhow::Result<Self> {
         let log = AuditLog::start(&db, copy_window)?;
-        let log_stopped = log.stopped();
-        let (tx, rx) = mpsc::channel::<Job>(QUEUED_SCANS);
-        let kinds = Arc::new(FacilityKinds::default());
-        let stage = CheckStage {
-            runtime: tokio::runtime::Handle::current(),
+        let texts = Arc::new(VerifiedTexts::new(keys.borrow().clone(), VERIFIED_TEXTS));
+        Ok(Self(Arc::new(Inner {
             db,
-            verified: VerifiedTexts::new(keys.borrow().clone(), VERIFIED_TEXTS),
-            keys: keys.clone(),
-            kinds: kinds.clone(),
+            texts: std::sync::Mutex::new((keys, texts)),
+            kinds: FacilityKinds::default(),
+            log_stopped: log.stopped(),
             log,
-        };
-        // A thread of its own: the scans go straight to it, and it checks signatures without a
-        // hand-off to the blocking pool and back for every batch.
-        std::thread::Builder::new()
-            .name("desk-checker".into())
-            .spawn(move || stage.run(rx))?;
-        Ok(Self {
-            jobs: tx,
-            kinds,
-            log_stopped,
-        })
+        })))
     }
 
     /// Resolves once the verifier has stopped — after every handle was dropped — and its audit
     /// log has written and answered everything queued and closed its connection.
     pub fn stopped(&self) -> Stopped {
-        self.log_stopped.clone()
+        self.0.log_stopped.clone()
     }
 
     /// Forgets a facility's kind after the office changed it, so its desks' next scans use the
     /// new one.
     pub fn forget_facility(&self, facility_id: i64) {
-        self.kinds.lock().remove(&facility_id);
+        self.0.kinds.lock().remove(&facility_id);
+    }
+
+    /// The cache of verified texts under the key set in force now.
+    fn texts(&self) -> Arc<VerifiedTexts> {
+        let mut guard = self.0.texts.lock().unwrap_or_else(|p| p.into_inner());
+        let (keys, texts) = &mut *guard;
+        if keys.has_changed().unwrap_or(false) {
+            *texts = Arc::new(VerifiedTexts::new(
+                keys.borrow_and_update().clone(),
+                VERIFIED_TEXTS,
+            ));
+        }
+        texts.clone()
     }
 
     async fn submit(&self, caller: &Caller, text: String) -> Result<Answer> {
         let facility_id = caller
             .facility_id
             .ok_or_else(|| AppError::Forbidden("the account has no facility".into()))?;
+        let designated = self.0.kinds.designated(&self.0.db, facility_id).await?;
+        let signature = self.texts().check(&text);
         let (respond, answer) = oneshot::channel();
+        let checked = Checked {
+            facility_id,
+            account_id: caller.account_id,
+            text,
+            signature,
+            designated,
+        };
         // A full queue means the log is behind: the desk is told to retry in a moment rather
         // than the queue (and the server's memory) growing.
-        self.jobs
-            .try_send(Job {
-                text,
-                facility_id,
-                account_id: caller.account_id,
-                respond,
-            })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => AppError::Busy,
-                mpsc::error::TrySendError::Closed(_) => AppError::Unavailable,
-            })?;
+        self.0.log.try_submit(append(checked, respond))?;
         answer.await.map_err(|_| AppError::Unavailable)?
     }
 
-    /// Whether the check stage and the audit log are running (for `/readyz`).
+    /// Whether the audit log is running (for `/readyz`).
     pub fn is_running(&self) -> bool {
-        !self.jobs.is_closed() && !self.log_stopped.has_stopped()
-    }
-}
-
-/// The check stage: batches of scans, each signature checked, handed to the log.
-struct CheckStage {
-    runtime: tokio::runtime::Handle,
-    db: Db,
-    /// The key set in force; a new one replaces the cache of verified texts.
-    keys: watch::Receiver<KeySet>,
-    verified: VerifiedTexts,
-    kinds: Arc<FacilityKinds>,
-    log: AuditLog,
-}
-
-impl CheckStage {
-    /// Runs until every [`Verifier`] handle is dropped.
-    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        while let Some(first) = rx.blocking_recv() {
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
-                }
-            }
-            if self.keys.has_changed().unwrap_or(false) {
-                let keys = self.keys.borrow_and_update().clone();
-                self.verified = VerifiedTexts::new(keys, VERIFIED_TEXTS);
-            }
-            let checked = self.check(jobs);
-            if checked.is_empty() {
-                continue;
-            }
-            if self.log.submit(append(checked)).is_err() {
-                tracing::error!("the audit log has stopped; the desk's check stage stops too");
-                return;
-            }
-        }
-    }
-
-    /// The signature of each scan of a batch, and whether each desk's facility is a
-    /// designated one (read from the database only when not cached). A scan whose facility
-    /// cannot be read is answered 503 alone; the rest of the batch goes on.
-    fn check(&mut self, jobs: Vec<Job>) -> Vec<Checked> {
-        let mut checked = Vec::with_capacity(jobs.len());
-        // One lookup per facility per batch: a database that does not answer costs the batch
-        // one timeout, not one per scan.
-        let mut looked_up: HashMap<i64, std::result::Result<bool, ()>> = HashMap::new();
-        for job in jobs {
-            let designated = match self.kinds.cached(job.facility_id) {
-                Some(d) => Ok(d),
-                None => *looked_up.entry(job.facility_id).or_insert_with(|| {
-                    self.runtime
-                        .block_on(self.kinds.designated(&self.db, job.facility_id))
-                        .map_err(|e| {
-                            tracing::error!(error = %e, facility_id = job.facility_id, "facility lookup failed; its scans were not logged");
-                        })
-                }),
-            };
-            let Ok(designated) = designated else {
-                let _ = job.respond.send(Err(AppError::Unavailable));
-                continue;
-            };
-            let signature = self.verified.check(&job.text);
-            checked.push(Checked {
-                job,
-                signature,
-                designated,
-            });
-        }
-        checked
+        !self.0.log_stopped.has_stopped()
     }
 }
 
@@ -345,47 +278,42 @@ fn verdict_text(v: Verdict) -> String {
         .unwrap_or_else(|| "malformed".into())
 }
 
-/// Judges one batch against the card states read in its audit transaction: per scan, what the
-/// desk is told and the entry that records it.
+/// Judges one scan against the card states read in its audit transaction: what the desk is told
+/// and the entry that records it.
 fn judge(
-    batch: &[Checked],
+    c: &Checked,
     states: &HashMap<String, CardState>,
     now: chrono::DateTime<Utc>,
-) -> (Vec<NewEntry>, Vec<(Verification, String)>) {
-    let today = crate::time::today();
-    batch
-        .iter()
-        .map(|c| {
-            let (v, verdict) = match &c.signature {
-                Ok(card) => match states.get(&card.payload().serial.to_hex()) {
-                    Some(state) => {
-                        let v = card.judge(StatusSource::Lookup(*state), today);
-                        let verdict = verdict_text(v.verdict);
-                        (v, verdict)
-                    }
-                    // Signed by our key but not on record: never valid.
-                    None => {
-                        let v = card.judge(StatusSource::Lookup(CardState::Revoked), today);
-                        (v, "unknown_card".to_owned())
-                    }
-                },
-                Err(v) => ((**v).clone(), verdict_text(v.verdict)),
-            };
-            let serial = v.card.as_ref().map(|c| c.serial.clone()).or_else(|| {
-                decode_text(&c.job.text)
-                    .ok()
-                    .map(|d| d.payload.serial.to_hex())
-            });
-            let entry = NewEntry {
-                at: now,
-                facility_id: c.job.facility_id,
-                account_id: c.job.account_id,
-                card_serial: serial,
-                verdict: verdict.clone(),
-            };
-            (entry, (v, verdict))
-        })
-        .unzip()
+) -> (NewEntry, Verification, String) {
+    let today = crate::time::date_of(now);
+    let (v, verdict) = match &c.signature {
+        Ok(card) => match states.get(&card.payload().serial.to_hex()) {
+            Some(state) => {
+                let v = card.judge(StatusSource::Lookup(*state), today);
+                let verdict = verdict_text(v.verdict);
+                (v, verdict)
+            }
+            // Signed by our key but not on record: never valid.
+            None => {
+                let v = card.judge(StatusSource::Lookup(CardState::Revoked), today);
+                (v, "unknown_card".to_owned())
+            }
+        },
+        Err(v) => ((**v).clone(), verdict_text(v.verdict)),
+    };
+    let serial = v
+        .card
+        .as_ref()
+        .map(|c| c.serial.clone())
+        .or_else(|| decode_text(&c.text).ok().map(|d| d.payload.serial.to_hex()));
+    let entry = NewEntry {
+        at: now,
+        facility_id: c.facility_id,
+        account_id: c.account_id,
+        card_serial: serial,
+        verdict: verdict.clone(),
+    };
+    (entry, v, verdict)
 }
 
 /// What the desk is told about one logged scan.
@@ -413,29 +341,25 @@ fn answer(checked: &Checked, v: Verification, verdict: String, copied: bool) -> 
     }
 }
 
-/// The batch for the audit log: judged against the card states read in the transaction that
+/// The scan for the audit log: judged against its card's state as read in the transaction that
 /// records it, and answered once it is durable.
-fn append(batch: Vec<Checked>) -> Append {
-    let lookup = batch
-        .iter()
-        .filter_map(|c| {
-            c.signature
-                .as_ref()
-                .ok()
-                .map(|s| s.payload().serial.to_hex())
-        })
+fn append(checked: Checked, respond: oneshot::Sender<Result<Answer>>) -> Append {
+    let lookup = checked
+        .signature
+        .as_ref()
+        .ok()
+        .map(|s| s.payload().serial.to_hex())
+        .into_iter()
         .collect();
     Append {
         lookup,
         judge: Box::new(move |states| {
-            let (entries, judged) = judge(&batch, states, Utc::now());
-            let respond: Respond = Box::new(move |logged: Vec<Logged>| {
-                for ((c, (v, verdict)), (_, copied)) in batch.into_iter().zip(judged).zip(logged) {
-                    let answer = answer(&c, v, verdict, copied.is_some());
-                    let _ = c.job.respond.send(Ok(answer));
-                }
+            let (entry, v, verdict) = judge(&checked, states, Utc::now());
+            let then: Respond = Box::new(move |logged: Vec<Logged>| {
+                let copied = logged.first().is_some_and(|(_, copied)| copied.is_some());
+                let _ = respond.send(Ok(answer(&checked, v, verdict, copied)));
             });
-            (entries, respond)
+            (vec![entry], then)
         }),
     }
 }

@@ -12,8 +12,12 @@
 //! Memory is bounded: two generations of at most `capacity` entries each; when the young one is
 //! full the old one is dropped and the young one becomes old. A hit in the old generation is
 //! moved to the young one, so cards in use stay while cards not seen for a while fall out.
+//!
+//! The cache is shared by every thread that answers desks: the lock is held for a map lookup or
+//! insert only, never while a signature is checked.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
@@ -26,6 +30,11 @@ use crate::card::KeySet;
 pub struct VerifiedTexts {
     keys: KeySet,
     capacity: usize,
+    generations: Mutex<Generations>,
+}
+
+#[derive(Debug, Default)]
+struct Generations {
     young: HashMap<[u8; 32], SignatureChecked>,
     old: HashMap<[u8; 32], SignatureChecked>,
 }
@@ -36,9 +45,14 @@ impl VerifiedTexts {
         Self {
             keys,
             capacity: capacity.max(1),
-            young: HashMap::new(),
-            old: HashMap::new(),
+            generations: Mutex::default(),
         }
+    }
+
+    fn generations(&self) -> MutexGuard<'_, Generations> {
+        // The maps are consistent between any two statements: a panic elsewhere leaves them
+        // usable.
+        self.generations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The key set the texts are checked against.
@@ -48,7 +62,8 @@ impl VerifiedTexts {
 
     /// How many texts are cached.
     pub fn len(&self) -> usize {
-        self.young.len() + self.old.len()
+        let g = self.generations();
+        g.young.len() + g.old.len()
     }
 
     /// Whether no text is cached.
@@ -58,24 +73,32 @@ impl VerifiedTexts {
 
     /// [`check_signature`] of `text` under this cache's key set, from the cache when the same
     /// text passed before.
-    pub fn check(&mut self, text: &str) -> Result<SignatureChecked, Box<Verification>> {
+    pub fn check(&self, text: &str) -> Result<SignatureChecked, Box<Verification>> {
         // The card's own text, as decoding sees it: padded copies of one card are one entry,
         // so they cannot flush the cache.
         let digest: [u8; 32] = Sha256::digest(card_text(text).as_bytes()).into();
-        if let Some(hit) = self.young.get(&digest) {
-            return Ok(hit.clone());
+        {
+            let mut g = self.generations();
+            if let Some(hit) = g.young.get(&digest) {
+                return Ok(hit.clone());
+            }
+            if let Some(hit) = g.old.remove(&digest) {
+                g.insert(digest, hit.clone(), self.capacity);
+                return Ok(hit);
+            }
         }
-        if let Some(hit) = self.old.remove(&digest) {
-            self.insert(digest, hit.clone());
-            return Ok(hit);
-        }
+        // Outside the lock: two threads may check the same new text at once, and both insert
+        // the same result.
         let checked = check_signature(text, &self.keys)?;
-        self.insert(digest, checked.clone());
+        self.generations()
+            .insert(digest, checked.clone(), self.capacity);
         Ok(checked)
     }
+}
 
-    fn insert(&mut self, digest: [u8; 32], checked: SignatureChecked) {
-        if self.young.len() >= self.capacity {
+impl Generations {
+    fn insert(&mut self, digest: [u8; 32], checked: SignatureChecked, capacity: usize) {
+        if self.young.len() >= capacity {
             self.old = std::mem::take(&mut self.young);
         }
         self.young.insert(digest, checked);

@@ -31,8 +31,8 @@ use super::Chain;
 use crate::db::Db;
 use crate::error::AppError;
 
-/// The most batches folded into one transaction.
-const MAX_QUEUED: usize = 64;
+/// The most appends (each one scan) folded into one transaction.
+const MAX_APPENDS: usize = 256;
 
 /// Where the desk's verifications go: a handle to the runner of this process's chain. The
 /// runner finishes what was queued and stops when the last handle is dropped.
@@ -50,10 +50,12 @@ enum Queue {
     Postgres(mpsc::Sender<Append>),
 }
 
-/// How many batches may wait for the log. A full queue makes [`AuditLog::submit`] wait, which
-/// fills the desk's bounded queue in front of it, whose callers are then told to retry: memory
-/// stays bounded however fast scans arrive.
-const QUEUED_BATCHES: usize = 64;
+/// How many appends may wait for the log. When the queue is full, [`AuditLog::try_submit`]
+/// refuses and the desk is told to retry (503 with `Retry-After`): memory stays bounded however
+/// fast scans arrive.
+const QUEUED_APPENDS: usize = 4096;
+/// How many committed transactions may wait for the syncer's flush.
+const QUEUED_WRITTEN: usize = 64;
 
 /// Resolves once the runner has stopped: every queued batch written and answered, and on SQLite
 /// the log's connection closed, so that closing the pool afterwards checkpoints the WAL.
@@ -83,7 +85,7 @@ impl AuditLog {
                 Queue::Sqlite(start_sqlite(&path, copy_window, stop)?)
             }
             Db::Postgres(pool) => {
-                let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
+                let (tx, rx) = mpsc::channel(QUEUED_APPENDS);
                 let pool = pool.clone();
                 tokio::spawn(async move {
                     run_postgres(pool, rx, copy_window).await;
@@ -95,14 +97,19 @@ impl AuditLog {
         Ok(Self { queue, stopped })
     }
 
-    /// Queues a batch, waiting while the queue is full; call it from a thread outside the async
-    /// runtime (the desk's check stage). Fails only when the runner has stopped.
-    pub fn submit(&self, append: Append) -> Result<(), AppError> {
-        let sent = match &self.queue {
-            Queue::Sqlite(tx) => tx.send(append).is_ok(),
-            Queue::Postgres(tx) => tx.blocking_send(append).is_ok(),
-        };
-        sent.then_some(()).ok_or(AppError::Unavailable)
+    /// Queues an append without waiting: [`AppError::Busy`] when the queue is full,
+    /// [`AppError::Unavailable`] when the runner has stopped.
+    pub fn try_submit(&self, append: Append) -> Result<(), AppError> {
+        match &self.queue {
+            Queue::Sqlite(tx) => tx.try_send(append).map_err(|e| match e {
+                std_mpsc::TrySendError::Full(_) => AppError::Busy,
+                std_mpsc::TrySendError::Disconnected(_) => AppError::Unavailable,
+            }),
+            Queue::Postgres(tx) => tx.try_send(append).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => AppError::Busy,
+                mpsc::error::TrySendError::Closed(_) => AppError::Unavailable,
+            }),
+        }
     }
 
     /// A handle that resolves once the runner has stopped, for a clean shutdown; it does not
@@ -133,9 +140,9 @@ fn start_sqlite(
     conn.set_prepared_statement_cache_capacity(16);
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let (appends, queued) = std_mpsc::sync_channel(QUEUED_BATCHES);
+    let (appends, queued) = std_mpsc::sync_channel(QUEUED_APPENDS);
     // Bounded too: a stalled flush holds the writer back, and so everything in front of it.
-    let (written, to_sync) = std_mpsc::sync_channel(QUEUED_BATCHES);
+    let (written, to_sync) = std_mpsc::sync_channel(QUEUED_WRITTEN);
     std::thread::Builder::new()
         .name("audit-writer".into())
         .spawn(move || run_writer(conn, queued, written, copy_window))
@@ -159,7 +166,7 @@ fn run_writer(
     let mut chain = Chain::new();
     while let Ok(first) = queued.recv() {
         let mut appends = vec![first];
-        appends.extend(queued.try_iter().take(MAX_QUEUED));
+        appends.extend(queued.try_iter().take(MAX_APPENDS - 1));
         // A panic loses this transaction's answers (their desks see 503) and rolls it back as
         // it unwinds; the chain is untouched, and the writer goes on with the next batch.
         let run = std::panic::AssertUnwindSafe(|| {
@@ -226,7 +233,7 @@ async fn run_postgres(
     let mut chain = Chain::new();
     while let Some(first) = queued.recv().await {
         let mut appends = vec![first];
-        while appends.len() <= MAX_QUEUED {
+        while appends.len() < MAX_APPENDS {
             match queued.try_recv() {
                 Ok(a) => appends.push(a),
                 Err(_) => break,
