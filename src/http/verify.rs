@@ -348,18 +348,15 @@ fn append(checked: Checked, respond: oneshot::Sender<Result<Answer>>) -> Append 
         .signature
         .as_ref()
         .ok()
-        .map(|s| s.payload().serial.to_hex())
-        .into_iter()
-        .collect();
+        .map(|s| s.payload().serial.to_hex());
     Append {
         lookup,
         judge: Box::new(move |states| {
             let (entry, v, verdict) = judge(&checked, states, Utc::now());
-            let then: Respond = Box::new(move |logged: Vec<Logged>| {
-                let copied = logged.first().is_some_and(|(_, copied)| copied.is_some());
-                let _ = respond.send(Ok(answer(&checked, v, verdict, copied)));
+            let then: Respond = Box::new(move |(_, copied): Logged| {
+                let _ = respond.send(Ok(answer(&checked, v, verdict, copied.is_some())));
             });
-            (vec![entry], then)
+            (entry, then)
         }),
     }
 }

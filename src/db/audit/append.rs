@@ -1,8 +1,8 @@
-//! Group-committed appends to the verification log. A batch of scans is judged against the card
-//! states read inside its transaction, chained, checked for copied cards and committed with
-//! whatever other batches queued meanwhile; its desks are answered once the commit is durable.
-//! Chaining and copy detection are plain code shared by both backends; the runners that own the
-//! chain are in `writer.rs`.
+//! Group-committed appends to the verification log. Each scan is judged against its card's
+//! state as read inside the transaction that records it, chained, checked for copied cards and
+//! committed with whatever other scans queued meanwhile; its desk is answered once the commit is
+//! durable. Chaining and copy detection are plain code shared by both backends; the runners that
+//! own the chain are in `writer.rs`.
 
 use std::collections::HashMap;
 
@@ -20,48 +20,36 @@ use crate::error::Result;
 /// against as a possible copy.
 pub type Logged = (i64, Option<Earlier>);
 
-/// Answers a batch's desks once its entries are durable (one [`Logged`] per entry, in order).
-pub type Respond = Box<dyn FnOnce(Vec<Logged>) + Send>;
+/// Answers a scan's desk once its entry is durable.
+pub type Respond = Box<dyn FnOnce(Logged) + Send>;
 
-/// Judges a batch against the states of its cards as read in the transaction that records it:
-/// the entries to write and how to answer once they are durable.
-pub type Judge = Box<dyn FnOnce(&HashMap<String, CardState>) -> (Vec<NewEntry>, Respond) + Send>;
+/// Judges a scan against the states of the cards as read in the transaction that records it:
+/// the entry to write and how to answer once it is durable.
+pub type Judge = Box<dyn FnOnce(&HashMap<String, CardState>) -> (NewEntry, Respond) + Send>;
 
-/// One batch for the log. If the append fails, `judge` (or the `Respond` it made) is dropped
+/// One scan for the log. If the append fails, `judge` (or the `Respond` it made) is dropped
 /// unanswered: whatever waits on it sees its channel close.
 pub struct Append {
-    /// The serials whose card states `judge` needs.
-    pub lookup: Vec<String>,
+    /// The serial whose card state `judge` needs (none when the text is no card of ours).
+    pub lookup: Option<String>,
     /// See [`Judge`].
     pub judge: Judge,
 }
 
-/// Batches judged and written in one transaction, waiting to be answered.
-pub(super) type Written = Vec<(Respond, Vec<Logged>)>;
+/// Scans judged and written in one transaction, waiting to be answered.
+pub(super) type Written = Vec<(Respond, Logged)>;
 
-/// Reads nothing itself: judges every batch with the states read for all of them, and keeps
-/// where each batch's entries start so the results can be handed back per batch.
+/// Reads nothing itself: judges every scan with the states read for all of them.
 fn judge_all(
     appends: Vec<Append>,
     states: &HashMap<String, CardState>,
-) -> (Vec<NewEntry>, Vec<(Respond, usize)>) {
-    let mut entries = Vec::new();
-    let mut responders = Vec::with_capacity(appends.len());
-    for a in appends {
-        let (mut mine, respond) = (a.judge)(states);
-        responders.push((respond, mine.len()));
-        entries.append(&mut mine);
-    }
-    (entries, responders)
+) -> (Vec<NewEntry>, Vec<Respond>) {
+    appends.into_iter().map(|a| (a.judge)(states)).unzip()
 }
 
-/// Splits the results of a combined write back into the batches it came from.
-fn split(logged: Vec<Logged>, responders: Vec<(Respond, usize)>) -> Written {
-    let mut logged = logged.into_iter();
-    responders
-        .into_iter()
-        .map(|(respond, n)| (respond, logged.by_ref().take(n).collect()))
-        .collect()
+/// Pairs each scan's answer with the result of its entry (both in append order).
+fn split(logged: Vec<Logged>, responders: Vec<Respond>) -> Written {
+    responders.into_iter().zip(logged).collect()
 }
 
 /// One entry as stored: the chained entry, its district day, its link and its hash.
@@ -217,7 +205,7 @@ impl Looked {
     }
 }
 
-/// The SQLite append, on the writer thread: one immediate transaction for all queued batches,
+/// The SQLite append, on the writer thread: one immediate transaction for all queued scans,
 /// prepared statements kept by the connection, one row at a time (in-process, a row costs
 /// microseconds). The chain advances only when the commit succeeds.
 pub(super) fn append_sqlite(
@@ -235,7 +223,7 @@ pub(super) fn append_sqlite(
                from card c left join card_last_seen l on l.card_serial = c.serial
               where c.serial = ?1",
         )?;
-        for serial in appends.iter().flat_map(|a| &a.lookup) {
+        for serial in appends.iter().filter_map(|a| a.lookup.as_ref()) {
             if looked.states.contains_key(serial) {
                 continue;
             }
@@ -317,7 +305,7 @@ pub(super) fn append_sqlite(
     Ok(split(found.logged, responders))
 }
 
-/// The PostgreSQL append: one transaction through the pool for all queued batches, multi-row
+/// The PostgreSQL append: one transaction through the pool for all queued scans, multi-row
 /// statements. The chain advances only when the commit succeeds.
 pub(super) async fn append_postgres(
     pool: &PgPool,
@@ -325,10 +313,7 @@ pub(super) async fn append_postgres(
     appends: Vec<Append>,
     copy_window: chrono::Duration,
 ) -> Result<Written> {
-    let lookup: Vec<&str> = appends
-        .iter()
-        .flat_map(|a| a.lookup.iter().map(String::as_str))
-        .collect();
+    let lookup: Vec<&str> = appends.iter().filter_map(|a| a.lookup.as_deref()).collect();
     let mut tx = pool.begin().await?;
     type Found = (String, String, Option<i64>, Option<i64>, Option<String>);
     let found: Vec<Found> = sqlx::query_as(

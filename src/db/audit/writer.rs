@@ -57,7 +57,7 @@ const QUEUED_APPENDS: usize = 4096;
 /// How many committed transactions may wait for the syncer's flush.
 const QUEUED_WRITTEN: usize = 64;
 
-/// Resolves once the runner has stopped: every queued batch written and answered, and on SQLite
+/// Resolves once the runner has stopped: every queued scan written and answered, and on SQLite
 /// the log's connection closed, so that closing the pool afterwards checkpoints the WAL.
 #[derive(Clone, Debug)]
 pub struct Stopped(watch::Receiver<bool>);
