@@ -97,6 +97,16 @@ pub enum AccountsCommand {
         #[arg(long, default_value = "command line")]
         label: String,
     },
+    /// Set an account's console password, read from the first line of standard input (so it
+    /// never appears in the shell's history or the process list):
+    /// `printf '%s\n' 'new password' | greenchannel accounts password NAME`.
+    Password {
+        /// The account's name.
+        name: String,
+        /// The account must choose its own password at its next sign-in.
+        #[arg(long)]
+        temporary: bool,
+    },
 }
 
 /// `greenchannel audit ...`
@@ -256,4 +266,7 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+    /// The service is reached over HTTPS (a TLS proxy in front): console cookies are `Secure`.
+    #[arg(long, env = "GREENCHANNEL_BEHIND_TLS")]
+    pub behind_tls: bool,
 }

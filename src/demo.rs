@@ -193,8 +193,20 @@ pub async fn seed_places(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// Tokens of the demo accounts, one per role.
-pub struct DemoTokens(pub Vec<(StaffRole, String)>);
+/// The demo accounts, one per role: name, bearer token and console password.
+pub struct DemoTokens(pub Vec<DemoAccount>);
+
+/// One demo account.
+pub struct DemoAccount {
+    /// Its role.
+    pub role: StaffRole,
+    /// Its name (`demo-office`, …).
+    pub name: String,
+    /// Its bearer token.
+    pub token: String,
+    /// Its console password (the demo does not ask for a change at first sign-in).
+    pub password: crate::auth::password::Password,
+}
 
 /// Fills an empty database with the demo district; `None` when it already has households.
 pub async fn load(db: &Db, households_count: u32) -> Result<Option<DemoTokens>> {
@@ -265,8 +277,16 @@ pub async fn load(db: &Db, households_count: u32) -> Result<Option<DemoTokens>> 
             township_id: township.map(str::to_owned),
             facility_id: facility,
         };
-        let (_, token) = accounts::create_account(db, &input).await?;
-        tokens.push((role, token));
+        let (account, token) = accounts::create_account(db, &input).await?;
+        let password = crate::auth::password::Password::random();
+        crate::service::sign_in::set_password(db, account.account_id, password.clone(), false)
+            .await?;
+        tokens.push(DemoAccount {
+            role,
+            name: account.name,
+            token,
+            password,
+        });
     }
     Ok(Some(DemoTokens(tokens)))
 }

@@ -14,3 +14,4 @@ pub mod register;
 pub mod rules;
 pub mod service;
 pub mod time;
+pub mod web;

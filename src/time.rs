@@ -26,6 +26,13 @@ pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
 }
 
+/// A time as the district reads it: Beijing time, to the minute (`2026-12-02 08:05`).
+pub fn local_minute(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Shanghai)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +46,13 @@ mod tests {
             (t + chrono::Duration::nanoseconds(1)).to_rfc3339(),
             "2020-06-15T16:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn times_are_shown_in_beijing_time() {
+        let t = DateTime::parse_from_rfc3339("2026-12-01T23:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(super::local_minute(t), "2026-12-02 07:30");
     }
 }

@@ -245,8 +245,9 @@ fn demo(dir: &std::path::Path, db: &str) -> impl Fn(&str) -> String {
         tokens
             .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .find(|w| w.len() == 2 && w[0] == role)
-            .map(|w| w[1].to_owned())
+            // role, name, console password, token
+            .find(|w| w.len() == 4 && w[0] == role)
+            .map(|w| w[3].to_owned())
             .unwrap_or_else(|| panic!("no {role} token in {tokens}"))
     }
 }

@@ -35,6 +35,9 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
             println!("{secret}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Accounts(crate::config::AccountsCommand::Password { name, temporary }) => {
+            set_password_cmd(&config.database, &name, temporary).await
+        }
         Command::Demo { households } => {
             let db = Db::connect(&config.database, 4).await?;
             demo(&db, None, households).await?;
@@ -182,7 +185,8 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
     let audit_key = crate::service::audit::AuditKey::open_or_create(&args.keys_dir)?;
     let state = AppState::new(db.clone())
         .with_cards(cards)?
-        .with_audit_key(audit_key);
+        .with_audit_key(audit_key)
+        .with_secure_cookies(args.behind_tls);
     let verifier_stopped = state.verifier.as_ref().map(|v| v.stopped());
     serve(
         listener,
@@ -226,17 +230,53 @@ async fn demo(db: &Db, addr: Option<std::net::SocketAddr>, households: u32) -> a
         None => println!("The database already holds households; demo data not loaded."),
         Some(tokens) => {
             println!("Demo district loaded: {households} households, 11 facilities, one account per role.");
-            println!("Tokens (shown once):");
-            for (role, token) in &tokens.0 {
-                println!("  {:<9} {token}", role.as_str());
+            println!("Accounts (shown once): role, name, console password, API token");
+            for a in &tokens.0 {
+                println!(
+                    "  {:<9} {:<14} {}  {}",
+                    a.role.as_str(),
+                    a.name,
+                    a.password.reveal(),
+                    a.token
+                );
             }
             if let Some(addr) = addr {
+                println!("Console: http://{addr}/ (sign in as demo-office with its password)");
                 println!("Service: http://{addr}/api/v1/ (try: curl -H 'Authorization: Bearer <office token>' http://{addr}/api/v1/households)");
                 println!("Desk page: http://{addr}/desk (paste the desk token)");
             }
         }
     }
     Ok(())
+}
+
+/// `accounts password NAME [--temporary]`: the password from stdin's first line.
+async fn set_password_cmd(database: &str, name: &str, temporary: bool) -> anyhow::Result<ExitCode> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let typed = line.trim_end_matches(['\n', '\r']);
+    let password = crate::auth::password::Password::new_for(typed, name)
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let db = Db::connect(database, 2).await?;
+    let id = accounts::enabled_id(&db, name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no enabled account is named '{name}'"))?;
+    crate::service::sign_in::set_password(&db, id, password, temporary)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await;
+    eprintln!(
+        "password of '{name}' set{}; its console sessions have ended",
+        if temporary {
+            " (to be changed at the next sign-in)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn bootstrap(database: &str, name: &str) -> anyhow::Result<ExitCode> {
@@ -257,12 +297,20 @@ async fn bootstrap(database: &str, name: &str) -> anyhow::Result<ExitCode> {
     let (account, token) = accounts::create_account(&db, &input)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let password = crate::auth::password::Password::random();
+    crate::service::sign_in::set_password(&db, account.account_id, password.clone(), true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     db.close().await;
     println!(
         "office account '{}' created (id {}). Its token, shown only this once:",
         account.name, account.account_id
     );
     println!("{token}");
+    println!(
+        "Its console password, to be changed at the first sign-in: {}",
+        password.reveal()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

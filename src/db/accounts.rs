@@ -133,6 +133,27 @@ pub async fn revoke_tokens(db: &Db, account_id: i64) -> Result<u64> {
         .map(|r| r.rows_affected()))?)
 }
 
+/// Disables an account, ending its console sessions and revoking its tokens, in one
+/// transaction; returns how many sessions and tokens stopped.
+pub async fn disable(db: &Db, account_id: i64) -> Result<(u64, u64)> {
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let n = crate::on_tx!(&mut tx, c => sqlx::query(
+        "update account set disabled_at = $2 where account_id = $1 and disabled_at is null")
+        .bind(account_id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(AppError::NotFound("enabled account"));
+    }
+    let sessions = crate::on_tx!(&mut tx, c => sqlx::query(
+        "update web_session set ended_at = $2 where account_id = $1 and ended_at is null")
+        .bind(account_id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let tokens = crate::on_tx!(&mut tx, c => sqlx::query(
+        "update api_token set revoked_at = $2 where account_id = $1 and revoked_at is null")
+        .bind(account_id).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok((sessions, tokens))
+}
+
 #[derive(sqlx::FromRow)]
 struct CallerRow {
     account_id: i64,

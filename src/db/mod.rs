@@ -5,11 +5,13 @@ pub mod accounts;
 pub mod audit;
 pub mod cards;
 pub mod disbursement;
+pub mod household_search;
 pub mod households;
 pub mod import;
 pub mod keys;
 pub mod places;
 pub mod rules;
+pub mod sessions;
 pub mod tx;
 
 pub use tx::Tx;

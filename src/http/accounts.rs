@@ -20,6 +20,8 @@ pub fn router() -> Router<AppState> {
             "/accounts/{id}/tokens",
             post(add_token).delete(revoke_tokens),
         )
+        .route("/accounts/{id}/disable", post(disable))
+        .route("/accounts/{id}/password", post(reset_password))
 }
 
 async fn me(caller: Staff<AnyStaff>) -> Json<Caller> {
@@ -73,4 +75,52 @@ async fn revoke_tokens(
     let revoked = accounts::revoke_tokens(&s.db, id).await?;
     s.callers.clear();
     Ok(Json(Revoked { revoked }))
+}
+
+#[derive(Serialize)]
+struct Disabled {
+    account_id: i64,
+    sessions_ended: u64,
+    tokens_revoked: u64,
+}
+
+/// Disables an account: its console sessions end and its tokens stop, in one transaction; this
+/// instance's token cache forgets them at once (another instance's within
+/// [`super::callers::TTL`]).
+async fn disable(
+    caller: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Disabled>> {
+    if id == caller.account_id {
+        return Err(crate::error::AppError::conflict(
+            "own_account",
+            "an account cannot disable itself / 不能停用自己的账号",
+        ));
+    }
+    let (sessions_ended, tokens_revoked) = accounts::disable(&s.db, id).await?;
+    s.callers.clear();
+    Ok(Json(Disabled {
+        account_id: id,
+        sessions_ended,
+        tokens_revoked,
+    }))
+}
+
+#[derive(Serialize)]
+struct TemporaryPassword {
+    /// Shown once; to be changed at the next sign-in.
+    password: String,
+}
+
+async fn reset_password(
+    _: Staff<OfficeOnly>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<TemporaryPassword>> {
+    let password = crate::auth::password::Password::random();
+    crate::service::sign_in::set_password(&s.db, id, password.clone(), true).await?;
+    Ok(Json(TemporaryPassword {
+        password: password.reveal().to_owned(),
+    }))
 }

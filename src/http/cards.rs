@@ -250,16 +250,21 @@ async fn pdf(
     State(s): State<AppState>,
     Path(serial): Path<String>,
 ) -> Result<Response> {
-    let card = cards::get(&s.db, &serial).await?;
+    printed_card(&s, &serial).await
+}
+
+/// One card's PDF as a download (for the API and the console); a revoked card is not printed.
+pub(crate) async fn printed_card(s: &AppState, serial: &str) -> Result<Response> {
+    let card = cards::get(&s.db, serial).await?;
     if card.state == "revoked" {
         return Err(AppError::conflict(
             "card_revoked",
             "a revoked card is not printed; reissue it",
         ));
     }
-    let name = holder_name(&s, &card).await?;
+    let name = holder_name(s, &card).await?;
     let file = format!("card-{}.pdf", card.serial);
-    let bytes = print(&s, Layout::Card, vec![(card, name)]).await?;
+    let bytes = print(s, Layout::Card, vec![(card, name)]).await?;
     Ok(pdf_response(bytes, &file))
 }
 
@@ -342,7 +347,7 @@ async fn reinstate(
 /// Why a card is revoked: a closed list, so that reports can count them.
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
-enum RevokeReason {
+pub(crate) enum RevokeReason {
     AnotherChild,
     HukouMovedOut,
     Death,
@@ -351,13 +356,22 @@ enum RevokeReason {
 }
 
 impl RevokeReason {
-    fn text(self) -> &'static str {
+    /// The reason as recorded, in both languages.
+    pub(crate) fn text(self) -> &'static str {
         match self {
             Self::AnotherChild => "再生育或收养子女 / another child born or adopted",
             Self::HukouMovedOut => "户籍迁出本区 / hukou moved out of the district",
             Self::Death => "持卡人死亡 / the holder died",
             Self::Error => "发卡错误 / issued in error",
             Self::Lost => "卡片遗失 / card lost",
+        }
+    }
+
+    /// The recorded reason with the office's note, if any.
+    pub(crate) fn with_note(self, note: Option<&str>) -> String {
+        match note.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(note) => format!("{}: {note}", self.text()),
+            None => self.text().to_owned(),
         }
     }
 }
@@ -376,10 +390,7 @@ async fn revoke(
     Path(serial): Path<String>,
     Json(b): Json<RevokeBody>,
 ) -> Result<Json<CardRecord>> {
-    let reason = match b.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        Some(note) => format!("{}: {note}", b.reason.text()),
-        None => b.reason.text().to_owned(),
-    };
+    let reason = b.reason.with_note(b.note.as_deref());
     Ok(Json(
         cards::change_state(
             &s.db,
@@ -400,27 +411,13 @@ async fn reissue(
     Path(serial): Path<String>,
     Json(b): Json<ReasonBody>,
 ) -> Result<(StatusCode, Json<CardRecord>)> {
-    if b.reason.trim().is_empty() {
-        return Err(AppError::field(
-            "reason",
-            "须说明原因 / a reason is required",
-        ));
-    }
-    let old = cards::get(&s.db, &serial).await?;
-    if old.state == "revoked" {
-        return Err(AppError::conflict(
-            "bad_transition",
-            "a revoked card cannot be reissued; issue a new card to the member",
-        ));
-    }
     let book = s.rule_book().await?;
     let service = s.card_service()?;
-    let reason = format!("补办，旧卡作废 / reissued: {}", b.reason.trim());
-    let card = crate::service::cards::issue(
+    let card = crate::service::cards::reissue(
         &s.db,
         &service.issuer(&book)?,
-        old.member_id,
-        Some((&old, &reason)),
+        &serial,
+        &b.reason,
         Some(caller.account_id),
     )
     .await?;

@@ -4,7 +4,7 @@ mod accounts;
 mod audit;
 mod callers;
 mod card_service;
-mod cards;
+pub(crate) mod cards;
 mod desk;
 pub mod extract;
 mod health;
@@ -72,6 +72,8 @@ pub struct Shared {
     pub verifier: Option<Verifier>,
     /// The key that signs the audit log's checkpoints.
     pub audit_key: Option<Arc<crate::service::audit::AuditKey>>,
+    /// Whether console cookies carry `Secure` (the service is reached over TLS).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -84,7 +86,14 @@ impl AppState {
             cards: None,
             verifier: None,
             audit_key: None,
+            secure_cookies: false,
         }))
+    }
+
+    /// The same state with `Secure` console cookies (behind a TLS proxy).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.building().secure_cookies = secure;
+        self
     }
 
     /// The state to change while the service is being put together (a copy if it is shared
@@ -181,6 +190,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(desk::router())
+        .merge(crate::web::router())
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -226,6 +236,8 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // The peer's address reaches handlers (the console throttles failed sign-ins per address).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = tx.send(());

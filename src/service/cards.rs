@@ -95,6 +95,32 @@ pub async fn issue(
     )))
 }
 
+/// A lost or damaged card replaced: a new card with a new serial, the old one revoked in the same
+/// transaction. A revoked card is not reissued (issue a new card instead).
+pub async fn reissue(
+    db: &Db,
+    issuer: &Issuer<'_>,
+    serial: &str,
+    reason: &str,
+    account_id: Option<i64>,
+) -> Result<CardRecord> {
+    if reason.trim().is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "须说明原因 / a reason is required",
+        ));
+    }
+    let old = cards::get(db, serial).await?;
+    if old.state == "revoked" {
+        return Err(AppError::conflict(
+            "bad_transition",
+            "a revoked card cannot be reissued; issue a new card to the member",
+        ));
+    }
+    let reason = format!("补办，旧卡作废 / reissued: {}", reason.trim());
+    issue(db, issuer, old.member_id, Some((&old, &reason)), account_id).await
+}
+
 /// One attempt of [`issue`] inside `tx`.
 async fn issue_in(
     tx: &mut Tx,

@@ -7,3 +7,4 @@ pub mod cards;
 pub mod keys;
 pub mod register;
 pub mod rules;
+pub mod sign_in;

@@ -25,7 +25,7 @@ both! {
         let paths = res.body["paths"].as_object().expect("paths");
         // Each route the router serves under /api/v1 must be documented, and nothing else.
         let served = [
-            "/me", "/accounts", "/accounts/{id}/tokens", "/townships", "/communities",
+            "/me", "/accounts", "/accounts/{id}/tokens", "/accounts/{id}/disable", "/accounts/{id}/password", "/townships", "/communities",
             "/facilities", "/facilities/{id}", "/facilities/{id}/history", "/households", "/households/{id}",
             "/households/{id}/history", "/households/import", "/households/export.csv",
             "/households/{id}/entitlements", "/rules", "/rules/eval", "/rules/changes",

@@ -28,6 +28,7 @@ macro_rules! both {
 
 mod access;
 mod cards;
+mod console;
 mod desk;
 mod disbursement;
 mod errors;

@@ -2,7 +2,8 @@
 //!
 //! Tokens are 256-bit random secrets shown once; only their SHA-256 is stored. A slow password
 //! hash (argon2) would add tens of milliseconds to every desk scan and buys nothing here: it
-//! protects guessable secrets, and these are not guessable.
+//! protects guessable secrets, and these are not guessable. People's passwords, for the console,
+//! are guessable: they are hashed with argon2id ([`password`]).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -11,6 +12,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::register::text_enum;
+
+pub mod password;
+pub mod session;
 
 text_enum! {
     /// What a staff account may do.
@@ -88,9 +92,14 @@ impl std::fmt::Debug for NewToken {
 
 /// Makes a new random token.
 pub fn new_token() -> NewToken {
+    random_secret("gct_")
+}
+
+/// 256 random bits, base64url, after `prefix`; with the hash to store.
+fn random_secret(prefix: &str) -> NewToken {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!("gct_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_token(&secret);
     NewToken { secret, hash }
 }

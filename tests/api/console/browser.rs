@@ -1,0 +1,201 @@
+//! The office's errand in a real headless Chromium, driven over WebDriver (fantoccini and
+//! Debian's chromedriver): sign in with the password, find a family by a member's name, issue
+//! and print that member's card, revoke it. Screenshots of the pages go under `target/console/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use super::{serve, set_password};
+use crate::helpers::{bereaved_household, continue_rules_to_today, Backend};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free port, with a throw-away Chromium profile; both killed when dropped.
+struct Browser {
+    client: Option<Client>,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn launch() -> Browser {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(bin).exists(),
+                "{bin} is missing (apt-get install chromium chromium-driver; scripts/test installs them)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                // Without the background-networking flags Chromium keeps trying this machine's
+                // closed network.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--disable-quic", "--window-size=1366,768", "--lang=zh-CN",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        });
+        let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        // chromedriver listens within a moment of starting; ask until it answers.
+        for _ in 0..100 {
+            match ClientBuilder::rustls()
+                .expect("tls")
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        client: Some(client),
+                        driver,
+                        _profile: profile,
+                    }
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not answer: {last:?}");
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().expect("open")
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let el = self
+            .c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.c()
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn screenshot(&self, backend: Backend, page: &str) {
+        let png = self.c().screenshot().await.unwrap();
+        let dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+            .join("console");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("{page}-{backend:?}.png").to_lowercase()),
+            png,
+        )
+        .unwrap();
+    }
+
+    async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = c.close().await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+both! {
+    async fn the_office_signs_in_finds_a_family_issues_prints_and_revokes_a_card(app) {
+        continue_rules_to_today(&app).await;
+        set_password(&app, "office", "office-password-1", false).await;
+        let household = app.create_household(&bereaved_household()).await;
+        let id = household["household_id"].as_i64().unwrap();
+        let mother = household["members"][0]["member_id"].as_i64().unwrap();
+        let base = serve(&app).await;
+        let b = Browser::launch().await;
+
+        b.c().goto(&format!("{base}/")).await.unwrap();
+        b.screenshot(app.backend, "sign-in").await;
+        b.fill("#name", "office").await;
+        b.fill("#password", "office-password-1").await;
+        b.click("#submit").await;
+        assert!(b.text("#without-card-count").await.parse::<i64>().unwrap() >= 1);
+        b.screenshot(app.backend, "home").await;
+
+        b.fill("#q", "张秀兰").await;
+        b.click("#search-button").await;
+        assert!(b.text("#results").await.contains("张秀兰"));
+        b.screenshot(app.backend, "households").await;
+        b.click(&format!("a.file-link[href='/households/{id}']")).await;
+        assert!(b.text("#eligibility").await.contains("是计生特殊家庭"));
+
+        b.click(&format!("#member-{mother} button.issue")).await;
+        assert_eq!(b.text("#message").await, "已发卡。");
+        b.screenshot(app.backend, "household").await;
+        let cards = app.get(&format!("/api/v1/members/{mother}/cards"), &app.office).await;
+        let serial = cards.body[0]["serial"].as_str().unwrap().to_owned();
+        assert_eq!(cards.body[0]["state"], "active");
+
+        // Print: the page's link gives the card's PDF to this signed-in browser.
+        let print = b.c().find(Locator::Css(&format!("#member-{mother} a.print"))).await.unwrap();
+        let href = print.attr("href").await.unwrap().unwrap();
+        assert_eq!(href, format!("/cards/{serial}/card.pdf"));
+        let session = b.c().get_named_cookie("gc_session").await.unwrap();
+        let pdf = reqwest::Client::new()
+            .get(format!("{base}{href}"))
+            .header("cookie", format!("gc_session={}", session.value()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+
+        // Revoke, with the reason and the confirmation.
+        b.click(&format!("#member-{mother} .revoke-form option[value='lost']")).await;
+        b.click(&format!("#member-{mother} button.revoke")).await;
+        b.c().accept_alert().await.unwrap();
+        assert_eq!(b.text("#message").await, "卡片已作废。");
+        let card = app.get(&format!("/api/v1/cards/{serial}"), &app.office).await;
+        assert_eq!(card.body["state"], "revoked");
+        assert!(card.body["state_reason"].as_str().unwrap().contains("卡片遗失"));
+        b.close().await;
+    }
+}

@@ -1,0 +1,336 @@
+//! The console's sign-in, sessions and form protection, over HTTP without a browser.
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::{serve, set_password};
+use crate::helpers::bereaved_household;
+
+/// A browser-like client that does not follow redirects (the tests look at them).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value a response sets for cookie `name`.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The first `name="csrf" value="…"` of a page.
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// A sign-in attempt as the sign-in page makes it: its cookie and its form's token.
+async fn attempt(base: &str, name: &str, password: &str) -> reqwest::Response {
+    let c = client();
+    let page = c.get(format!("{base}/")).send().await.unwrap();
+    let login = set_cookie(&page, "gc_login").expect("the sign-in page sets its token cookie");
+    let token = csrf_of(&page.text().await.unwrap());
+    c.post(format!("{base}/login"))
+        .header("cookie", format!("gc_login={login}"))
+        .form(&[("name", name), ("password", password), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in; returns the session cookie header and the session's CSRF token.
+async fn sign_in(base: &str, name: &str, password: &str) -> (String, String) {
+    let res = attempt(base, name, password).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signing in as {name}");
+    let session = set_cookie(&res, "gc_session").expect("a session cookie");
+    let cookie = format!("gc_session={session}");
+    let home = client()
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let csrf = csrf_of(&home.text().await.unwrap());
+    (cookie, csrf)
+}
+
+/// A search page after its form (which shows what was typed).
+fn results_of(body: &str) -> &str {
+    body.split("id=\"search\"")
+        .nth(1)
+        .and_then(|b| b.split_once("</form>"))
+        .map_or("", |(_, rest)| rest)
+}
+
+async fn get(base: &str, path: &str, cookie: &str) -> reqwest::Response {
+    client()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+both! {
+    async fn the_session_cookie_is_http_only_and_strict_and_the_sign_in_page_is_the_console_root(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let root = client().get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(root.status(), StatusCode::OK);
+        let body = root.text().await.unwrap();
+        assert!(body.contains("action=\"/login\"") && body.contains("name=\"password\""), "{body}");
+        let res = attempt(&base, "office", "office-password-1").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()[LOCATION], "/");
+        let cookie = res
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|v| v.starts_with("gc_session="))
+            .expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "{cookie}");
+        // Only its hash is stored.
+        let secret = cookie.split(';').next().unwrap().trim_start_matches("gc_session=");
+        let stored: i64 = greenchannel::on_db!(&app.db, p => sqlx::query_scalar::<_, i64>(
+            "select count(*) from web_session where token_hash = $1").bind(secret).fetch_one(p).await).unwrap();
+        assert_eq!(stored, 0);
+    }
+}
+
+both! {
+    async fn a_wrong_password_and_an_unknown_name_get_the_same_answer_and_both_are_throttled(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        for name in ["office", "no-such-account"] {
+            for _ in 0..5 {
+                let res = attempt(&base, name, "wrong-password").await;
+                assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name}");
+                assert!(res.text().await.unwrap().contains("用户名或密码不正确"));
+            }
+            // The sixth is refused unchecked — even with the right password.
+            let res = attempt(&base, name, "office-password-1").await;
+            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{name}");
+            let wait: i64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((60..=15 * 60).contains(&wait), "{wait}");
+            assert!(set_cookie(&res, "gc_session").is_none());
+            assert!(res.text().await.unwrap().contains("尝试次数过多"));
+        }
+        // Another account is not locked by these.
+        set_password(&app, "auditor", "auditor-password-1", false).await;
+        sign_in(&base, "auditor", "auditor-password-1").await;
+    }
+}
+
+both! {
+    async fn failed_sign_ins_from_one_address_are_throttled_across_names(app) {
+        let base = serve(&app).await;
+        for n in 0..20 {
+            let res = attempt(&base, &format!("guess-{n}"), "wrong-password").await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        }
+        let res = attempt(&base, "guess-20", "wrong-password").await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+both! {
+    async fn a_form_post_without_its_csrf_token_is_refused_and_changes_nothing(app) {
+        crate::helpers::continue_rules_to_today(&app).await;
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let household = app.create_household(&bereaved_household()).await;
+        let member = household["members"][0]["member_id"].as_i64().unwrap();
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let post = |path: String, form: Vec<(&'static str, String)>| {
+            let cookie = cookie.clone();
+            async move {
+                client().post(path).header("cookie", cookie).form(&form).send().await.unwrap()
+            }
+        };
+        // No token, then a wrong one: refused, no card.
+        let res = post(format!("{base}/members/{member}/cards"), vec![]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = post(format!("{base}/members/{member}/cards"), vec![("csrf", "x".repeat(csrf.len()))]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let cards = app.get(&format!("/api/v1/members/{member}/cards"), &app.office).await;
+        assert_eq!(cards.body.as_array().unwrap().len(), 0);
+        // With it: issued, back to the file.
+        let res = post(format!("{base}/members/{member}/cards"), vec![("csrf", csrf.clone())]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let cards = app.get(&format!("/api/v1/members/{member}/cards"), &app.office).await;
+        let serial = cards.body[0]["serial"].as_str().unwrap().to_owned();
+        // Revoking without the token is refused too; the card stays active.
+        let res = post(format!("{base}/cards/{serial}/revoke"), vec![("reason", "lost".into())]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let card = app.get(&format!("/api/v1/cards/{serial}"), &app.office).await;
+        assert_eq!(card.body["state"], "active");
+        // A logout without it does not end the session.
+        let res = post(format!("{base}/logout"), vec![]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(get(&base, "/households", &cookie).await.status(), StatusCode::OK);
+    }
+}
+
+both! {
+    async fn every_page_carries_a_strict_policy_and_no_inline_script(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let household = app.create_household(&bereaved_household()).await;
+        let (cookie, _) = sign_in(&base, "office", "office-password-1").await;
+        for path in ["/", "/households", &format!("/households/{}", household["household_id"]), "/cards/awaiting", "/password", "/assets/console.js"] {
+            let res = get(&base, path, &cookie).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let h = res.headers().clone();
+            let csp = h[CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{path}: {csp}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert!(h.contains_key("referrer-policy"), "{path}");
+            let body = res.text().await.unwrap();
+            for (i, _) in body.match_indices("<script") {
+                let tag = &body[i..i + body[i..].find('>').unwrap()];
+                assert!(tag.contains(" src="), "{path}: inline script {tag}");
+            }
+            assert!(!body.contains(" onclick=") && !body.contains("javascript:"), "{path}");
+        }
+        // Personal data: never kept by a browser or proxy.
+        let res = get(&base, &format!("/households/{}", household["household_id"]), &cookie).await;
+        assert_eq!(res.headers()["cache-control"], "no-store");
+    }
+}
+
+both! {
+    async fn signing_out_or_disabling_the_account_ends_the_session_at_once(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let township = set_password(&app, "township", "township-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, _) = sign_in(&base, "township", "township-password-1").await;
+        assert_eq!(get(&base, "/households", &cookie).await.status(), StatusCode::OK);
+        let res = app.post(&format!("/api/v1/accounts/{township}/disable"), &app.office, &json!({})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let res = get(&base, "/households", &cookie).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()[LOCATION], "/");
+        // Its token stops too.
+        let res = app.get("/api/v1/me", &app.township).await;
+        res.assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        // And it cannot sign in again.
+        assert_eq!(attempt(&base, "township", "township-password-1").await.status(), StatusCode::UNAUTHORIZED);
+
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let res = client().post(format!("{base}/logout")).header("cookie", &cookie).form(&[("csrf", csrf)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(get(&base, "/households", &cookie).await.status(), StatusCode::SEE_OTHER);
+    }
+}
+
+both! {
+    async fn an_account_with_a_temporary_password_must_choose_its_own_first(app) {
+        let office = set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let res = app.post(&format!("/api/v1/accounts/{office}/password"), &app.office, &json!({})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let temporary = res.body["password"].as_str().unwrap().to_owned();
+        let res = attempt(&base, "office", &temporary).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()[LOCATION], "/password");
+        let cookie = format!("gc_session={}", set_cookie(&res, "gc_session").unwrap());
+        let res = get(&base, "/households", &cookie).await;
+        assert_eq!(res.headers()[LOCATION], "/password");
+        let page = get(&base, "/password", &cookie).await.text().await.unwrap();
+        let csrf = csrf_of(&page);
+        let change = |new: &'static str| {
+            let (cookie, csrf, temporary, base) = (cookie.clone(), csrf.clone(), temporary.clone(), base.clone());
+            async move {
+                client().post(format!("{base}/password")).header("cookie", cookie)
+                    .form(&[("csrf", csrf.as_str()), ("current", temporary.as_str()), ("new", new), ("repeated", new)])
+                    .send().await.unwrap()
+            }
+        };
+        let res = change("short").await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("至少 10 个字符"));
+        let res = change("my-own-password-2").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let cookie = format!("gc_session={}", set_cookie(&res, "gc_session").unwrap());
+        assert_eq!(get(&base, "/households", &cookie).await.status(), StatusCode::OK);
+        sign_in(&base, "office", "my-own-password-2").await;
+    }
+}
+
+both! {
+    async fn a_township_reaches_only_its_own_households_through_any_page(app) {
+        set_password(&app, "township", "township-password-1", false).await;
+        let base = serve(&app).await;
+        let own = app.create_household(&bereaved_household()).await;
+        let mut other = bereaved_household();
+        other["township_id"] = json!("370306100");
+        other["community_id"] = json!(null);
+        other["members"][0]["name"] = json!("赵外镇");
+        other["members"][0]["id_number"] = json!(crate::helpers::id(1967, 1, 1, true, 7));
+        other["members"][1]["id_number"] = json!(crate::helpers::id(1965, 1, 1, false, 7));
+        let other = app.create_household(&other).await;
+        let (cookie, csrf) = sign_in(&base, "township", "township-password-1").await;
+        let own_id = own["household_id"].as_i64().unwrap();
+        let other_id = other["household_id"].as_i64().unwrap();
+        assert_eq!(get(&base, &format!("/households/{own_id}"), &cookie).await.status(), StatusCode::OK);
+        let res = get(&base, &format!("/households/{other_id}"), &cookie).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(!res.text().await.unwrap().contains("赵外镇"));
+        for query in ["q=赵外镇", "q=赵外镇&township=370306100", "township=370306100", ""] {
+            let body = get(&base, &format!("/households?{query}"), &cookie).await.text().await.unwrap();
+            // The search box shows what was typed; no result names or links the other file.
+            let results = results_of(&body);
+            assert!(!results.contains("赵外镇") && !body.contains(&format!("/households/{other_id}\"")), "{query}");
+            assert!(!body.contains("370306100\"") , "{query}: no other township offered");
+        }
+        let res = client().post(format!("{base}/households/{other_id}/reveal")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("member_id", &other["members"][0]["member_id"].to_string())])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        // The township's own search finds its family by name, by the ID's last four, by phone.
+        let mother = own["members"][0]["id_number"].as_str().unwrap();
+        for q in ["张秀兰", &mother[14..], "13912345678", mother] {
+            let body = get(&base, &format!("/households?q={q}"), &cookie).await.text().await.unwrap();
+            assert!(body.contains(&format!("/households/{own_id}\"")), "{q}");
+            assert!(!results_of(&body).contains(mother), "the list shows ID numbers masked");
+        }
+    }
+}
+
+both! {
+    async fn showing_a_full_id_number_is_an_explicit_recorded_action(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let household = app.create_household(&bereaved_household()).await;
+        let id = household["household_id"].as_i64().unwrap();
+        let mother = &household["members"][0];
+        let full = mother["id_number"].as_str().unwrap();
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let page = get(&base, &format!("/households/{id}"), &cookie).await.text().await.unwrap();
+        assert!(!page.contains(full), "masked until asked");
+        let res = client().post(format!("{base}/households/{id}/reveal")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("member_id", &mother["member_id"].to_string())])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains(full));
+        let views = greenchannel::db::sessions::views(&app.db, 10).await.unwrap();
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].account, "office");
+        assert_eq!(views[0].member_id, mother["member_id"].as_i64().unwrap());
+    }
+}
