@@ -91,6 +91,44 @@ pub struct MemberRecord {
 }
 
 impl HouseholdRecord {
+    /// The file as an input that would store it again unchanged: the start of an edit.
+    pub fn to_input(&self) -> HouseholdInput {
+        HouseholdInput {
+            township_id: self.township_id.clone(),
+            community_id: self.community_id.clone(),
+            address: self.address.clone(),
+            hukou_in_district: self.hukou_in_district,
+            hukou_moved_out_on: self.hukou_moved_out_on,
+            area: self.area,
+            child: self.child.clone(),
+            other_child_since: self.other_child_since,
+            other_child_on: self.other_child_on,
+            dibao: self.dibao,
+            dibao_periods: self.dibao_periods.clone(),
+            low_income: self.low_income,
+            low_income_periods: self.low_income_periods.clone(),
+            ivf_birth_on: self.ivf_birth_on,
+            contact: self.contact.clone(),
+            members: self
+                .members
+                .iter()
+                .map(|m| MemberInput {
+                    name: m.name.clone(),
+                    sex: Some(m.sex),
+                    role: m.role,
+                    born_on: Some(m.born_on),
+                    id_number: m.id_number.clone(),
+                    phone: m.phone.clone(),
+                    died_on: m.died_on,
+                    resident_pension: m.resident_pension.clone(),
+                    resident_medical_insurance: m.resident_medical_insurance,
+                    resident_medical_insurance_since: m.resident_medical_insurance_since,
+                    self_care: m.self_care,
+                })
+                .collect(),
+        }
+    }
+
     /// Masks ID numbers and phones, for callers who do not need them.
     pub fn masked(mut self) -> Self {
         for m in &mut self.members {

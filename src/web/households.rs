@@ -234,6 +234,7 @@ struct FilePage {
     entitlements: Vec<EntitlementLine>,
     history: Vec<(i32, String, String)>,
     can_reveal: bool,
+    can_edit: bool,
     office: bool,
     message: Option<&'static str>,
 }
@@ -256,6 +257,10 @@ fn done_message(code: &str) -> Option<&'static str> {
         "revoked" => "卡片已作废。",
         "suspended" => "卡片已暂停使用。",
         "reinstated" => "卡片已恢复使用。",
+        "edited" => "档案已保存。",
+        "edited_suspended" => {
+            "档案已保存。不再符合条件的成员，其卡片已自动暂停，等待区卫健局确认。"
+        }
         _ => return None,
     })
 }
@@ -478,6 +483,7 @@ async fn file_page(
         entitlements,
         history,
         can_reveal: matches!(session.caller.role, StaffRole::Office | StaffRole::Township),
+        can_edit: session.caller.may_write_township(&record.township_id),
         office,
         message,
     })

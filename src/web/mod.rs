@@ -4,6 +4,7 @@
 //! ([`session`]); every form post carries the session's CSRF token.
 
 mod cards;
+mod edit;
 mod households;
 mod page;
 pub mod session;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(sign_in::router())
         .merge(households::router())
         .merge(cards::router())
+        .merge(edit::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

@@ -334,3 +334,77 @@ both! {
         assert_eq!(views[0].member_id, mother["member_id"].as_i64().unwrap());
     }
 }
+
+/// The edit form's fields for the bereaved test household as stored, plus `extra`.
+fn edit_form(
+    csrf: &str,
+    version: i64,
+    reason: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = [
+        ("csrf", csrf),
+        ("version", &version.to_string()),
+        ("address", "丝绸路12号"),
+        ("community_id", "370306001001"),
+        ("hukou_in_district", "on"),
+        ("contact_name", "王干事"),
+        ("contact_phone", "05336412345"),
+        ("m0_name", "张秀兰"),
+        ("m0_phone", "13912345678"),
+        ("m1_name", "李建国"),
+        ("reason", reason),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    f.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    f
+}
+
+both! {
+    async fn a_township_edit_that_ends_entitlement_suspends_the_card_and_a_stale_form_is_told_so(app) {
+        crate::helpers::continue_rules_to_today(&app).await;
+        set_password(&app, "township", "township-password-1", false).await;
+        let base = serve(&app).await;
+        let household = app.create_household(&bereaved_household()).await;
+        let id = household["household_id"].as_i64().unwrap();
+        let mother = household["members"][0]["member_id"].as_i64().unwrap();
+        let card = app.post(&format!("/api/v1/members/{mother}/cards"), &app.office, &json!({})).await;
+        assert_eq!(card.status, StatusCode::CREATED, "{}", card.body);
+        let (cookie, csrf) = sign_in(&base, "township", "township-password-1").await;
+        let page = get(&base, &format!("/households/{id}/edit"), &cookie).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("name=\"version\" value=\"1\""));
+        let post = |form: Vec<(String, String)>| {
+            let (cookie, base) = (cookie.clone(), base.clone());
+            async move {
+                client().post(format!("{base}/households/{id}/edit")).header("cookie", cookie).form(&form).send().await.unwrap()
+            }
+        };
+        // No reason: refused, nothing changes.
+        let res = post(edit_form(&csrf, 1, "", &[("other_child_since", "on"), ("other_child_on", "2026-11-01")])).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("reason"));
+        // With one: saved, and the card waits for the office.
+        let res = post(edit_form(&csrf, 1, "收养一子", &[("other_child_since", "on"), ("other_child_on", "2026-11-01")])).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()[LOCATION], format!("/households/{id}?done=edited_suspended"));
+        let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await;
+        assert_eq!(file.body["version"], 2);
+        assert_eq!(file.body["other_child_on"], "2026-11-01");
+        let cards = app.get(&format!("/api/v1/members/{mother}/cards"), &app.office).await;
+        assert_eq!(cards.body[0]["state"], "suspended");
+        // A form opened on version 1 is now stale: the answer says so and nothing is overwritten.
+        let res = post(edit_form(&csrf, 1, "改地址", &[("address", "新地址1号")])).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("已被他人修改"));
+        let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await;
+        assert_eq!(file.body["version"], 2);
+        assert_eq!(file.body["address"], "丝绸路12号");
+        // A bad date names its field.
+        let res = post(edit_form(&csrf, 2, "去世", &[("m1_died_on", "2026-13-01")])).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("成员 2 去世日期"));
+    }
+}
