@@ -179,7 +179,7 @@ fn apply(
     input.low_income = checked("low_income");
     let contact_name = text("contact_name");
     let contact_phone = Some(text("contact_phone")).filter(|p| !p.is_empty());
-    input.contact = (!contact_name.is_empty() || contact_phone.is_some()).then(|| Contact {
+    input.contact = (!contact_name.is_empty() || contact_phone.is_some()).then_some(Contact {
         name: contact_name,
         phone: contact_phone,
     });
