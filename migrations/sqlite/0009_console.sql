@@ -36,3 +36,15 @@ create index personal_data_view_at on personal_data_view (viewed_at);
 -- The console's search: a member by the last four characters of the ID number, or by phone.
 create index member_id_last4 on member (substr(id_number, 15, 4));
 create index member_phone on member (phone);
+
+-- A spreadsheet uploaded in the console, checked and waiting for its "import" (the browser
+-- cannot send the same file twice without asking the user to pick it again).
+create table pending_import (
+    pending_import_id integer primary key autoincrement,
+    token             text not null unique,
+    account_id        integer not null references account (account_id),
+    file_name         text not null,
+    encoding          text not null,
+    content           blob not null,
+    created_at        text not null
+);

@@ -193,3 +193,56 @@ pub async fn views(db: &Db, limit: i64) -> Result<Vec<View>> {
           order by v.personal_data_view_id desc limit $1")
         .bind(limit).fetch_all(p).await)?)
 }
+
+/// An uploaded file waiting for its import.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PendingImport {
+    /// Who uploaded it.
+    pub account_id: i64,
+    /// The name it had on the user's PC.
+    pub file_name: String,
+    /// `auto`, `utf-8` or `gbk`.
+    pub encoding: String,
+    /// The file.
+    pub content: Vec<u8>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Keeps an uploaded file under `token`; files older than `before` are dropped meanwhile.
+pub async fn keep_upload(
+    db: &Db,
+    token: &str,
+    account_id: i64,
+    file_name: &str,
+    encoding: &str,
+    content: &[u8],
+    now: DateTime<Utc>,
+    before: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    crate::on_tx!(&mut tx, c => sqlx::query("delete from pending_import where created_at < $1")
+        .bind(before).execute(&mut *c).await.map(|_| ()))?;
+    crate::on_tx!(&mut tx, c => sqlx::query(
+        "insert into pending_import (token, account_id, file_name, encoding, content, created_at)
+         values ($1, $2, $3, $4, $5, $6)")
+        .bind(token).bind(account_id).bind(file_name).bind(encoding).bind(content).bind(now)
+        .execute(&mut *c).await.map(|_| ()))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The uploaded file under `token`.
+pub async fn upload(db: &Db, token: &str) -> Result<Option<PendingImport>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select account_id, file_name, encoding, content, created_at from pending_import where token = $1")
+        .bind(token).fetch_optional(p).await)?)
+}
+
+/// Takes the uploaded file under `token` for its import: only one taker gets it.
+pub async fn take_upload(db: &Db, token: &str) -> Result<bool> {
+    Ok(
+        on_db!(db, p => sqlx::query("delete from pending_import where token = $1")
+        .bind(token).execute(p).await.map(|r| r.rows_affected() == 1))?,
+    )
+}

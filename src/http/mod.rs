@@ -9,7 +9,7 @@ mod desk;
 pub mod extract;
 mod health;
 mod households;
-mod import;
+pub(crate) mod import;
 mod openapi;
 mod places;
 mod rules;

@@ -6,6 +6,7 @@
 mod cards;
 mod edit;
 mod households;
+mod import;
 mod page;
 pub mod session;
 mod sign_in;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(households::router())
         .merge(cards::router())
         .merge(edit::router())
+        .merge(import::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

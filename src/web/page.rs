@@ -19,6 +19,8 @@ pub struct Chrome {
     pub csrf: String,
     /// Whether the office's menu entries show.
     pub office: bool,
+    /// Whether the account changes household files (office, township).
+    pub writes: bool,
     /// The menu entry of this page.
     pub active: &'static str,
 }
@@ -31,6 +33,7 @@ impl Chrome {
             role: role_label(session.caller.role),
             csrf: session.csrf.clone(),
             office: session.caller.role == StaffRole::Office,
+            writes: matches!(session.caller.role, StaffRole::Office | StaffRole::Township),
             active,
         }
     }

@@ -4,10 +4,10 @@ use serde_json::Value;
 
 use crate::helpers::{id, TestApp};
 
-const HEADER_ZH: &str = "镇街,村居,住址,户籍在本区,城乡,子女状况,子女死亡日期,子女残疾等级,再生育或收养,低保,低收入,女方姓名,女方身份证号,女方参加居民养老保险,女方月基础养老金,女方参加居民医保,男方姓名,男方身份证号,男方参加居民医保";
+pub(crate) const HEADER_ZH: &str = "镇街,村居,住址,户籍在本区,城乡,子女状况,子女死亡日期,子女残疾等级,再生育或收养,低保,低收入,女方姓名,女方身份证号,女方参加居民养老保险,女方月基础养老金,女方参加居民医保,男方姓名,男方身份证号,男方参加居民医保";
 
 /// One CSV row for household `n`: a bereaved couple of 丝绸路街道.
-fn row(n: u32) -> String {
+pub(crate) fn row(n: u32) -> String {
     format!(
         "丝绸路街道,丝绸路东村,{n}号,是,城镇,死亡,2015/8/10,,否,否,否,张秀兰,{},是,160.50,是,李建国,{},是",
         id(1966, 3, 20, true, n),
@@ -15,7 +15,7 @@ fn row(n: u32) -> String {
     )
 }
 
-fn file(rows: impl IntoIterator<Item = String>) -> String {
+pub(crate) fn file(rows: impl IntoIterator<Item = String>) -> String {
     let mut s = String::from(HEADER_ZH);
     for r in rows {
         s.push('\n');

@@ -408,3 +408,75 @@ both! {
         assert!(res.text().await.unwrap().contains("成员 2 去世日期"));
     }
 }
+
+/// Uploads `bytes` on the import page; returns the page the upload leads to.
+async fn upload_file(
+    base: &str,
+    cookie: &str,
+    csrf: &str,
+    bytes: Vec<u8>,
+) -> (reqwest::StatusCode, String, String) {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("encoding", "auto")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("户籍.csv"),
+        );
+    let res = client()
+        .post(format!("{base}/import"))
+        .header("cookie", cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    let page = get(base, &to, cookie).await;
+    (page.status(), to, page.text().await.unwrap())
+}
+
+both! {
+    async fn a_township_imports_an_excel_gbk_sheet_after_seeing_its_problems_by_line(app) {
+        set_password(&app, "township", "township-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, csrf) = sign_in(&base, "township", "township-password-1").await;
+        // As Excel saves it: GBK, CRLF; the second row's mother has a bad check digit.
+        let mut bad = crate::import::row(2);
+        let id = crate::helpers::id(1966, 3, 20, true, 2);
+        let wrong = format!("{}{}", &id[..17], if id.ends_with('0') { '1' } else { '0' });
+        bad = bad.replace(&id, &wrong);
+        let text = crate::import::file([crate::import::row(1), bad]).replace('\n', "\r\n");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let (status, to, page) = upload_file(&base, &cookie, &csrf, gbk.to_vec()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("id=\"problems\""), "{page}");
+        assert!(page.contains("<td>3</td>"), "the bad row's line: {page}");
+        assert!(!page.contains("id=\"commit\""));
+        let sheet = get(&base, &format!("{to}/errors.csv"), &cookie).await;
+        assert_eq!(sheet.headers()["content-type"], "text/csv; charset=utf-8");
+        let bytes = sheet.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a BOM, for Excel");
+        let sheet = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        assert!(sheet.contains("\r\n3,") && sheet.contains("id_number"), "{sheet}");
+        assert_eq!(app.get("/api/v1/households", &app.office).await.body.as_array().unwrap().len(), 0);
+
+        // Corrected: the check passes, the import lands whole.
+        let text = crate::import::file([crate::import::row(1), crate::import::row(2)]).replace('\n', "\r\n");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let (_, to, page) = upload_file(&base, &cookie, &csrf, gbk.to_vec()).await;
+        assert!(page.contains("文件中有 2 户"), "{page}");
+        let commit = |csrf: String| {
+            let (cookie, base, to) = (cookie.clone(), base.clone(), to.clone());
+            async move { client().post(format!("{base}{to}/commit")).header("cookie", cookie).form(&[("csrf", csrf)]).send().await.unwrap() }
+        };
+        let res = commit("forged".into()).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = commit(csrf.clone()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("导入 2 户"));
+        assert_eq!(app.get("/api/v1/households", &app.office).await.body.as_array().unwrap().len(), 2);
+        // The file is gone once imported: a second commit finds nothing to import.
+        assert_eq!(commit(csrf).await.status(), StatusCode::NOT_FOUND);
+    }
+}
