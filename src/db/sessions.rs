@@ -209,14 +209,24 @@ pub struct PendingImport {
     pub created_at: DateTime<Utc>,
 }
 
-/// Keeps an uploaded file under `token`; files older than `before` are dropped meanwhile.
+/// A file uploaded in the console, to keep.
+pub struct NewUpload<'a> {
+    /// The random token that names it.
+    pub token: &'a str,
+    /// Who uploaded it.
+    pub account_id: i64,
+    /// Its name on the user's PC.
+    pub file_name: &'a str,
+    /// `auto`, `utf-8` or `gbk`.
+    pub encoding: &'a str,
+    /// The file.
+    pub content: &'a [u8],
+}
+
+/// Keeps an uploaded file; files uploaded before `before` are dropped meanwhile.
 pub async fn keep_upload(
     db: &Db,
-    token: &str,
-    account_id: i64,
-    file_name: &str,
-    encoding: &str,
-    content: &[u8],
+    new: &NewUpload<'_>,
     now: DateTime<Utc>,
     before: DateTime<Utc>,
 ) -> Result<()> {
@@ -226,7 +236,8 @@ pub async fn keep_upload(
     crate::on_tx!(&mut tx, c => sqlx::query(
         "insert into pending_import (token, account_id, file_name, encoding, content, created_at)
          values ($1, $2, $3, $4, $5, $6)")
-        .bind(token).bind(account_id).bind(file_name).bind(encoding).bind(content).bind(now)
+        .bind(new.token).bind(new.account_id).bind(new.file_name).bind(new.encoding)
+        .bind(new.content).bind(now)
         .execute(&mut *c).await.map(|_| ()))?;
     tx.commit().await?;
     Ok(())

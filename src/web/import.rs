@@ -165,17 +165,14 @@ async fn upload(State(s): State<AppState>, req: Request) -> Result<Response, Pag
         .map_err(|e: String| PageError::bad_form(format!("encoding: {e}")))?;
     let token = NewSession::new().csrf;
     let now = Utc::now();
-    sessions::keep_upload(
-        &s.db,
-        &token,
-        signed.caller.account_id,
-        &file_name,
-        &encoding,
-        &bytes,
-        now,
-        now - KEPT_FOR,
-    )
-    .await?;
+    let upload = sessions::NewUpload {
+        token: &token,
+        account_id: signed.caller.account_id,
+        file_name: &file_name,
+        encoding: &encoding,
+        content: &bytes,
+    };
+    sessions::keep_upload(&s.db, &upload, now, now - KEPT_FOR).await?;
     Ok(axum::response::Redirect::to(&format!("/import/{token}")).into_response())
 }
 
