@@ -4,6 +4,7 @@
 //! ([`session`]); every form post carries the session's CSRF token.
 
 mod cards;
+mod disbursement;
 mod edit;
 mod households;
 mod import;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(cards::router())
         .merge(edit::router())
         .merge(import::router())
+        .merge(disbursement::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

@@ -1,6 +1,6 @@
 //! The office's errand in a real headless Chromium, driven over WebDriver (fantoccini and
 //! Debian's chromedriver): sign in with the password, find a family by a member's name, issue
-//! and print that member's card, revoke it. Screenshots of the pages go under `target/console/`.
+//! and print that member's card, revoke it, approve the month's list. Screenshots of the pages go under `target/console/`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -196,6 +196,19 @@ both! {
         let card = app.get(&format!("/api/v1/cards/{serial}"), &app.office).await;
         assert_eq!(card.body["state"], "revoked");
         assert!(card.body["state_reason"].as_str().unwrap().contains("卡片遗失"));
+
+        // The month's list: made, read, approved after the confirmation.
+        b.c().goto(&format!("{base}/disbursements")).await.unwrap();
+        b.click("#make").await;
+        assert_eq!(b.text("#status").await, "草稿");
+        assert_ne!(b.text("#total").await, "0.00");
+        b.screenshot(app.backend, "disbursement").await;
+        b.click("#checked").await;
+        b.click("#approve").await;
+        b.c().accept_alert().await.unwrap();
+        assert!(b.text("#status").await.starts_with("已审核"));
+        let lists = app.get("/api/v1/disbursements", &app.office).await;
+        assert_eq!(lists.body[0]["status"], "approved");
         b.close().await;
     }
 }

@@ -480,3 +480,35 @@ both! {
         assert_eq!(commit(csrf).await.status(), StatusCode::NOT_FOUND);
     }
 }
+
+both! {
+    async fn a_list_is_approved_only_with_its_confirmation_ticked(app) {
+        crate::helpers::continue_rules_to_today(&app).await;
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        app.create_household(&bereaved_household()).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let month = greenchannel::time::today().format("%Y-%m").to_string();
+        let res = client().post(format!("{base}/disbursements")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("period", month.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
+        let page = get(&base, &to, &cookie).await.text().await.unwrap();
+        assert!(page.contains("丝绸路街道") && page.contains("草稿"), "{page}");
+        let approve = |fields: Vec<(&'static str, String)>| {
+            let (cookie, base, to) = (cookie.clone(), base.clone(), to.clone());
+            async move { client().post(format!("{base}{to}/approve")).header("cookie", cookie).form(&fields).send().await.unwrap() }
+        };
+        let res = approve(vec![("csrf", csrf.clone())]).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/v1/disbursements", &app.office).await.body[0]["status"], "draft");
+        let res = approve(vec![("csrf", csrf.clone()), ("checked", "on".into())]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.get("/api/v1/disbursements", &app.office).await.body[0]["status"], "approved");
+        // Twice: the page says it is approved already, nothing else happens.
+        let res = approve(vec![("csrf", csrf.clone()), ("checked", "on".into())]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let csv = get(&base, &format!("{to}/list.csv"), &cookie).await;
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    }
+}
