@@ -21,6 +21,9 @@ pub struct Account {
     pub township_id: Option<String>,
     /// The facility of a `desk` or `clinic` account.
     pub facility_id: Option<i64>,
+    /// When the office disabled it.
+    #[sqlx(default)]
+    pub disabled_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// A new staff account.
@@ -92,6 +95,7 @@ pub async fn create_account(db: &Db, input: &AccountInput) -> Result<(Account, S
             role: input.role.as_str().to_owned(),
             township_id: input.township_id.clone(),
             facility_id: input.facility_id,
+            disabled_at: None,
         }
     });
     Ok((account, token.secret))
@@ -100,7 +104,7 @@ pub async fn create_account(db: &Db, input: &AccountInput) -> Result<(Account, S
 /// Every account.
 pub async fn accounts(db: &Db) -> Result<Vec<Account>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "select account_id, name, role, township_id, facility_id from account order by account_id")
+        "select account_id, name, role, township_id, facility_id, disabled_at from account order by account_id")
         .fetch_all(p).await)?)
 }
 

@@ -3,6 +3,7 @@
 //! carries a CSP without inline script. Signed-in users are recognised by a session cookie
 //! ([`session`]); every form post carries the session's CSRF token.
 
+mod accounts;
 mod cards;
 mod disbursement;
 mod edit;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(edit::router())
         .merge(import::router())
         .merge(disbursement::router())
+        .merge(accounts::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

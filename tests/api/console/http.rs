@@ -512,3 +512,37 @@ both! {
         assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     }
 }
+
+both! {
+    async fn the_office_creates_an_account_whose_temporary_password_must_be_changed_and_disables_it(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let res = client().post(format!("{base}/accounts")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("name", "wang-township"), ("role", "township"),
+                    ("township_id", "370306001"), ("facility_id", "1")])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        let secret = page.split("id=\"secret-value\">").nth(1).unwrap();
+        let temporary = secret.split('　').next().unwrap().to_owned();
+        assert_eq!(temporary.len(), 16, "{secret}");
+        let res = attempt(&base, "wang-township", &temporary).await;
+        assert_eq!(res.headers()[LOCATION], "/password");
+        let theirs = format!("gc_session={}", set_cookie(&res, "gc_session").unwrap());
+        // The same name again is refused with a message, not an error page.
+        let res = client().post(format!("{base}/accounts")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("name", "wang-township"), ("role", "auditor")])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let id = greenchannel::db::accounts::enabled_id(&app.db, "wang-township").await.unwrap().unwrap();
+        let res = client().post(format!("{base}/accounts/{id}/disable")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(get(&base, "/password", &theirs).await.status(), StatusCode::SEE_OTHER);
+        // A township account never reaches this page.
+        set_password(&app, "township", "township-password-1", false).await;
+        let (township, _) = sign_in(&base, "township", "township-password-1").await;
+        assert_eq!(get(&base, "/accounts", &township).await.status(), StatusCode::FORBIDDEN);
+    }
+}
