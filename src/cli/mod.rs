@@ -396,7 +396,7 @@ async fn issue_all(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let issuer = service.issuer(&book).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let members = members_without_card(&db, &book, issuer.today)
+    let members = members_without_card(&db, &book, issuer.today, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let bar = indicatif::ProgressBar::new(members.len() as u64);

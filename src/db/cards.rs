@@ -291,3 +291,38 @@ pub async fn list(db: &Db, state: Option<&str>, after: i64, limit: i64) -> Resul
         on_db!(db, p => sqlx::query_as(&sql).bind(state).bind(after).bind(limit).fetch_all(p).await)?,
     )
 }
+
+/// A card with its holder, as the office's list shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CardLine {
+    /// The serial.
+    pub serial: String,
+    /// `active`, `suspended`, `revoked`.
+    pub state: String,
+    /// Issued.
+    pub issued_on: NaiveDate,
+    /// Expires.
+    pub expires_on: NaiveDate,
+    /// The holder's household.
+    pub household_id: i64,
+    /// The holder's name.
+    pub holder: String,
+    /// The household's township.
+    pub township_id: String,
+}
+
+/// The latest `limit` cards (of one state and township, if given), newest first.
+pub async fn with_holders(
+    db: &Db,
+    state: Option<&str>,
+    township: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CardLine>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select c.serial, c.state, c.issued_on, c.expires_on, c.household_id, m.name as holder, h.township_id
+           from card c join member m on m.member_id = c.member_id
+           join household h on h.household_id = c.household_id
+          where ($1 is null or c.state = $1) and ($2 is null or h.township_id = $2)
+          order by c.card_id desc limit $3")
+        .bind(state).bind(township).bind(limit).fetch_all(p).await)?)
+}

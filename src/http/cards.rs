@@ -116,54 +116,18 @@ async fn member_cards(
     Ok(Json(cards::of_member(&s.db, member_id).await?))
 }
 
-#[derive(Serialize)]
-struct BatchFailure {
-    member_id: i64,
-    code: &'static str,
-    detail: String,
-}
-
-#[derive(Serialize)]
-struct BatchResult {
-    issued: Vec<String>,
-    failed: Vec<BatchFailure>,
-}
-
-/// Issues a card to every entitled member without a current card. Each card is its own
-/// transaction: one member's failure is reported and loses nothing for the others, and a re-run
-/// issues only what is still missing.
+/// Issues a card to every entitled member without a current card (see
+/// [`crate::service::cards::issue_all`]).
 async fn issue_batch(
     caller: Staff<OfficeOnly>,
     State(s): State<AppState>,
-) -> Result<Json<BatchResult>> {
+) -> Result<Json<crate::service::cards::BatchResult>> {
     let book = s.rule_book().await?;
     let service = s.card_service()?;
     let issuer = service.issuer(&book)?;
-    let mut result = BatchResult {
-        issued: Vec::new(),
-        failed: Vec::new(),
-    };
-    for member_id in crate::service::cards::members_without_card(&s.db, &book, issuer.today).await?
-    {
-        match crate::service::cards::issue(&s.db, &issuer, member_id, None, Some(caller.account_id))
-            .await
-        {
-            Ok(card) => result.issued.push(card.serial),
-            Err(e @ (AppError::Conflict { .. } | AppError::BadRequest { .. })) => {
-                let code = match &e {
-                    AppError::Conflict { code, .. } | AppError::BadRequest { code, .. } => *code,
-                    _ => "error",
-                };
-                result.failed.push(BatchFailure {
-                    member_id,
-                    code,
-                    detail: e.to_string(),
-                });
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Json(result))
+    Ok(Json(
+        crate::service::cards::issue_all(&s.db, &issuer, None, Some(caller.account_id)).await?,
+    ))
 }
 
 #[derive(Serialize)]
@@ -280,14 +244,19 @@ async fn sheet(
     State(s): State<AppState>,
     Json(body): Json<SheetBody>,
 ) -> Result<Response> {
-    if body.serials.is_empty() || body.serials.len() > 1000 {
+    printed_sheet(&s, &body.serials).await
+}
+
+/// A4 sheets of the cards `serials` as a download (for the API and the console).
+pub(crate) async fn printed_sheet(s: &AppState, serials: &[String]) -> Result<Response> {
+    if serials.is_empty() || serials.len() > 1000 {
         return Err(AppError::field(
             "serials",
             "1 to 1000 card numbers / 须为1至1000个卡号",
         ));
     }
     let mut cards_and_names = Vec::new();
-    for serial in &body.serials {
+    for serial in serials {
         let card = cards::get(&s.db, serial).await?;
         if card.state == "revoked" {
             return Err(AppError::conflict(
@@ -295,10 +264,10 @@ async fn sheet(
                 format!("card {serial} is revoked"),
             ));
         }
-        let name = holder_name(&s, &card).await?;
+        let name = holder_name(s, &card).await?;
         cards_and_names.push((card, name));
     }
-    let bytes = print(&s, Layout::Sheet, cards_and_names).await?;
+    let bytes = print(s, Layout::Sheet, cards_and_names).await?;
     Ok(pdf_response(bytes, "cards.pdf"))
 }
 

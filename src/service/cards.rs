@@ -210,10 +210,15 @@ pub async fn reconcile(
 }
 
 /// Members entitled to `green_channel` today without a current card (for batch issuing).
-pub async fn members_without_card(db: &Db, book: &RuleBook, today: NaiveDate) -> Result<Vec<i64>> {
+pub async fn members_without_card(
+    db: &Db,
+    book: &RuleBook,
+    today: NaiveDate,
+    township: Option<&str>,
+) -> Result<Vec<i64>> {
     let with = cards::holders(db).await?;
     let mut out = Vec::new();
-    for h in households::all_records(db, None).await? {
+    for h in households::all_records(db, township).await? {
         let Ok(ev) = evaluate(book, &h.facts(), today) else {
             continue;
         };
@@ -225,4 +230,54 @@ pub async fn members_without_card(db: &Db, book: &RuleBook, today: NaiveDate) ->
         );
     }
     Ok(out)
+}
+
+/// A member whose card could not be issued in a batch, and why.
+#[derive(Debug, serde::Serialize)]
+pub struct BatchFailure {
+    /// The member.
+    pub member_id: i64,
+    /// The stable code of the refusal.
+    pub code: &'static str,
+    /// Its text.
+    pub detail: String,
+}
+
+/// What a batch issued and what it could not.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BatchResult {
+    /// Serials of the cards issued.
+    pub issued: Vec<String>,
+    /// Members refused, with the reason.
+    pub failed: Vec<BatchFailure>,
+}
+
+/// Issues a card to every entitled member without a current card (of one township, if given).
+/// Each card is its own transaction: one member's refusal is reported and loses nothing for
+/// the others, and a re-run issues only what is still missing.
+pub async fn issue_all(
+    db: &Db,
+    issuer: &Issuer<'_>,
+    township: Option<&str>,
+    account_id: Option<i64>,
+) -> Result<BatchResult> {
+    let mut result = BatchResult::default();
+    for member_id in members_without_card(db, issuer.book, issuer.today, township).await? {
+        match issue(db, issuer, member_id, None, account_id).await {
+            Ok(card) => result.issued.push(card.serial),
+            Err(e @ (AppError::Conflict { .. } | AppError::BadRequest { .. })) => {
+                let code = match &e {
+                    AppError::Conflict { code, .. } | AppError::BadRequest { code, .. } => *code,
+                    _ => "error",
+                };
+                result.failed.push(BatchFailure {
+                    member_id,
+                    code,
+                    detail: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(result)
 }

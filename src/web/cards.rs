@@ -9,11 +9,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::page::{render, Chrome, PagePath};
+use super::page::{render, Chrome, PagePath, PageQuery};
 use super::session::{Posted, Signed};
 use super::PageError;
 use crate::db::cards::{self, Action};
-use crate::db::households;
+use crate::db::{households, places};
 use crate::http::cards::RevokeReason;
 use crate::http::extract::OfficeOnly;
 use crate::http::AppState;
@@ -22,6 +22,9 @@ use crate::time::local_minute;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/cards", get(list))
+        .route("/cards/issue-new", post(issue_new))
+        .route("/cards/sheet.pdf", post(sheet))
         .route("/members/{id}/cards", post(issue))
         .route("/cards/awaiting", get(awaiting))
         .route("/cards/{serial}/card.pdf", get(pdf))
@@ -199,4 +202,159 @@ async fn awaiting(
         chrome: Chrome::new(&signed, "awaiting"),
         cards: lines,
     })
+}
+
+/// Cards listed per page.
+const LIST_LIMIT: i64 = 500;
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    township: String,
+}
+
+struct CardRow {
+    serial: String,
+    state: String,
+    state_label: &'static str,
+    holder: String,
+    household_id: i64,
+    township: String,
+    issued: String,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "cards.html")]
+struct CardsPage {
+    chrome: Chrome,
+    state: String,
+    township: String,
+    townships: Vec<(String, String)>,
+    cards: Vec<CardRow>,
+    limit: i64,
+    batch: Option<BatchView>,
+}
+
+struct BatchView {
+    issued: usize,
+    failed: Vec<(i64, String)>,
+}
+
+fn state_label(state: &str) -> &'static str {
+    match state {
+        "active" => "有效",
+        "suspended" => "已暂停",
+        _ => "已作废",
+    }
+}
+
+async fn cards_page(
+    s: &AppState,
+    signed: &Signed<OfficeOnly>,
+    q: &ListQuery,
+    batch: Option<BatchView>,
+) -> Result<CardsPage, PageError> {
+    let state = match q.state.as_str() {
+        "" => None,
+        "active" | "suspended" | "revoked" => Some(q.state.as_str()),
+        _ => return Err(PageError::bad_form("卡片状态无效 / unknown state")),
+    };
+    let township = Some(q.township.as_str()).filter(|t| !t.is_empty());
+    let townships: Vec<(String, String)> = places::townships(&s.db)
+        .await?
+        .into_iter()
+        .map(|t| (t.township_id, t.name))
+        .collect();
+    let cards = cards::with_holders(&s.db, state, township, LIST_LIMIT)
+        .await?
+        .into_iter()
+        .map(|c| CardRow {
+            state_label: state_label(&c.state),
+            township: townships
+                .iter()
+                .find(|(id, _)| *id == c.township_id)
+                .map_or_else(|| c.township_id.clone(), |(_, n)| n.clone()),
+            issued: c.issued_on.to_string(),
+            expires: c.expires_on.to_string(),
+            serial: c.serial,
+            state: c.state,
+            holder: c.holder,
+            household_id: c.household_id,
+        })
+        .collect();
+    Ok(CardsPage {
+        chrome: Chrome::new(signed, "cards"),
+        state: q.state.clone(),
+        township: q.township.clone(),
+        townships,
+        cards,
+        limit: LIST_LIMIT,
+        batch,
+    })
+}
+
+/// The cards, newest first, with their holders: filter, tick, print as A4 sheets.
+async fn list(
+    signed: Signed<OfficeOnly>,
+    State(s): State<AppState>,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> Result<Response, PageError> {
+    let page = cards_page(&s, &signed, &q, None).await?;
+    render(&page)
+}
+
+#[derive(Deserialize)]
+struct IssueNewForm {
+    #[serde(default)]
+    township: String,
+}
+
+/// Issues every new card of a township (or the district): each card its own transaction; the
+/// page then lists what was issued and who was refused, and why.
+async fn issue_new(
+    State(s): State<AppState>,
+    Posted(signed, f): Posted<OfficeOnly, IssueNewForm>,
+) -> Result<Response, PageError> {
+    let book = s.rule_book().await?;
+    let service = s.card_service()?;
+    let issuer = service.issuer(&book)?;
+    let township = Some(f.township.trim()).filter(|t| !t.is_empty());
+    let result =
+        crate::service::cards::issue_all(&s.db, &issuer, township, Some(signed.caller.account_id))
+            .await?;
+    let batch = BatchView {
+        issued: result.issued.len(),
+        failed: result
+            .failed
+            .into_iter()
+            .map(|f| (f.member_id, f.detail))
+            .collect(),
+    };
+    let q = ListQuery {
+        state: "active".into(),
+        township: f.township,
+    };
+    let page = cards_page(&s, &signed, &q, Some(batch)).await?;
+    render(&page)
+}
+
+/// The ticked cards as A4 sheets of ten (fields `serial`, repeated).
+async fn sheet(
+    State(s): State<AppState>,
+    Posted(_, fields): Posted<OfficeOnly, Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let serials: Vec<String> = fields
+        .into_iter()
+        .filter(|(k, _)| k == "serial")
+        .map(|(_, v)| v)
+        .collect();
+    if serials.is_empty() {
+        return Err(PageError::bad_form(
+            "请先勾选要打印的卡片 / tick the cards to print",
+        ));
+    }
+    Ok(crate::http::cards::printed_sheet(&s, &serials).await?)
 }

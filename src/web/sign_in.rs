@@ -99,9 +99,14 @@ async fn home(State(s): State<AppState>, req: Request) -> Result<Response, PageE
             // Without a rule set in force nobody can be judged; the page says so by leaving it out.
             if let Ok(book) = s.rule_book().await {
                 page.without_card = Some(
-                    crate::service::cards::members_without_card(&s.db, &book, crate::time::today())
-                        .await?
-                        .len(),
+                    crate::service::cards::members_without_card(
+                        &s.db,
+                        &book,
+                        crate::time::today(),
+                        None,
+                    )
+                    .await?
+                    .len(),
                 );
             }
             page.drafts = crate::db::disbursement::list(&s.db)

@@ -546,3 +546,41 @@ both! {
         assert_eq!(get(&base, "/accounts", &township).await.status(), StatusCode::FORBIDDEN);
     }
 }
+
+both! {
+    async fn the_office_issues_a_townships_new_cards_at_once_and_prints_a_selection_on_sheets(app) {
+        crate::helpers::continue_rules_to_today(&app).await;
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        app.create_household(&bereaved_household()).await;
+        let mut other = bereaved_household();
+        other["township_id"] = json!("370306100");
+        other["community_id"] = json!(null);
+        other["members"][0]["id_number"] = json!(crate::helpers::id(1967, 1, 1, true, 7));
+        other["members"][1]["id_number"] = json!(crate::helpers::id(1965, 1, 1, false, 7));
+        app.create_household(&other).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let res = client().post(format!("{base}/cards/issue-new")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("township", "370306001")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("id=\"issued-count\">2<"), "{page}");
+        let cards = app.get("/api/v1/cards", &app.office).await;
+        let serials: Vec<String> = cards.body.as_array().unwrap().iter().map(|c| c["serial"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(serials.len(), 2, "only that township's members");
+        // Again: nothing left to issue there.
+        let res = client().post(format!("{base}/cards/issue-new")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("township", "370306001")]).send().await.unwrap();
+        assert!(res.text().await.unwrap().contains("id=\"issued-count\">0<"));
+        let list = get(&base, "/cards?township=370306001", &cookie).await.text().await.unwrap();
+        assert!(serials.iter().all(|s| list.contains(s.as_str())));
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        form.extend(serials.iter().map(|s| ("serial", s.as_str())));
+        let res = client().post(format!("{base}/cards/sheet.pdf")).header("cookie", &cookie).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        assert!(res.bytes().await.unwrap().starts_with(b"%PDF"));
+        let res = client().post(format!("{base}/cards/sheet.pdf")).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+}
