@@ -1,7 +1,7 @@
 //! The HTTP API under `/api/v1`: state, router, and the server with graceful shutdown.
 
 mod accounts;
-mod audit;
+pub(crate) mod audit;
 mod callers;
 mod card_service;
 pub(crate) mod cards;

@@ -4,6 +4,7 @@
 //! ([`session`]); every form post carries the session's CSRF token.
 
 mod accounts;
+mod audit;
 mod cards;
 mod disbursement;
 mod edit;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(import::router())
         .merge(disbursement::router())
         .merge(accounts::router())
+        .merge(audit::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

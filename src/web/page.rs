@@ -21,6 +21,8 @@ pub struct Chrome {
     pub office: bool,
     /// Whether the account changes household files (office, township).
     pub writes: bool,
+    /// Whether the account reads the audit pages (office, auditor).
+    pub audits: bool,
     /// The menu entry of this page.
     pub active: &'static str,
 }
@@ -34,6 +36,7 @@ impl Chrome {
             csrf: session.csrf.clone(),
             office: session.caller.role == StaffRole::Office,
             writes: matches!(session.caller.role, StaffRole::Office | StaffRole::Township),
+            audits: matches!(session.caller.role, StaffRole::Office | StaffRole::Auditor),
             active,
         }
     }

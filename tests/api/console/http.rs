@@ -332,6 +332,24 @@ both! {
         assert_eq!(views.len(), 1);
         assert_eq!(views[0].account, "office");
         assert_eq!(views[0].member_id, mother["member_id"].as_i64().unwrap());
+        // The office reads that log on the audit page; an auditor does not see it there.
+        let audit = get(&base, "/audit", &cookie).await.text().await.unwrap();
+        assert!(audit.contains("id=\"views\"") && audit.contains(&format!("/households/{id}\"")), "{audit}");
+        let res = client().post(format!("{base}/audit/check")).header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert!(res.text().await.unwrap().contains("全部完好"));
+        set_password(&app, "auditor", "auditor-password-1", false).await;
+        let (auditor, _) = sign_in(&base, "auditor", "auditor-password-1").await;
+        let audit = get(&base, "/audit", &auditor).await.text().await.unwrap();
+        assert!(audit.contains("id=\"per-day\"") || audit.contains("没有核验记录"));
+        assert!(!audit.contains("id=\"views\""));
+        // Nor may an auditor ask for a full number.
+        let auditor_csrf = csrf_of(&get(&base, "/", &auditor).await.text().await.unwrap());
+        let res = client().post(format!("{base}/households/{id}/reveal")).header("cookie", &auditor)
+            .form(&[("csrf", auditor_csrf.as_str()), ("member_id", &mother["member_id"].to_string())])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(greenchannel::db::sessions::views(&app.db, 10).await.unwrap().len(), 1);
     }
 }
 
