@@ -30,3 +30,11 @@ pub async fn load(
     tx.commit().await?;
     Ok(document)
 }
+
+/// Checks a document as [`load`] would, without storing it: the windows the book would have.
+pub async fn check(db: &Db, name: &str, body: &str) -> Result<Vec<crate::rules::Window>> {
+    let mut book = rules::book_of(&rules::texts(db).await?)?;
+    book.add_text(body, name)
+        .map_err(|e| AppError::bad_request("bad_rule_set", e.to_string()))?;
+    Ok(book.windows())
+}

@@ -11,6 +11,7 @@ mod edit;
 mod households;
 mod import;
 mod page;
+mod rules;
 pub mod session;
 mod sign_in;
 
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(disbursement::router())
         .merge(accounts::router())
         .merge(audit::router())
+        .merge(rules::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

@@ -1,9 +1,11 @@
-// The console's only script: a confirmation before forms that change a card, and nothing else.
-// No inline script anywhere (the pages' CSP forbids it), so this file is the whole of it.
+// The console's only script: a confirmation before forms (or buttons) that change something
+// hard to undo, and nothing else. No inline script anywhere (the pages' CSP forbids it).
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  const question = form instanceof HTMLFormElement ? form.dataset.confirm : undefined;
+  if (!(form instanceof HTMLFormElement)) return;
+  const button = event.submitter;
+  const question = (button && button.dataset.confirmButton) || form.dataset.confirm;
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }

@@ -602,3 +602,42 @@ both! {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+both! {
+    async fn the_office_checks_then_loads_a_continuation_and_an_overlapping_one_is_refused(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let page = get(&base, "/rules", &cookie).await.text().await.unwrap();
+        assert!(page.contains("没有生效的规则集"), "the shipped rules ended in 2022");
+        let body = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/demo/continuation-demo.toml")).unwrap();
+        let send = |action: &'static str| {
+            let (cookie, base, csrf, body) = (cookie.clone(), base.clone(), csrf.clone(), body.clone());
+            async move {
+                client().post(format!("{base}/rules")).header("cookie", cookie)
+                    .form(&[("csrf", csrf.as_str()), ("name", "延续文件"), ("body", body.as_str()), ("action", action)])
+                    .send().await.unwrap()
+            }
+        };
+        let res = send("check").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("检查通过"));
+        assert!(greenchannel::db::rules::documents(&app.db).await.unwrap().is_empty(), "a check stores nothing");
+        let res = send("load").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("已载入") && !page.contains("没有生效的规则集"), "{page}");
+        let res = send("load").await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(greenchannel::db::rules::documents(&app.db).await.unwrap().len(), 1);
+        // Township staff read the page, without the form, and cannot post it.
+        set_password(&app, "township", "township-password-1", false).await;
+        let (township, township_csrf) = sign_in(&base, "township", "township-password-1").await;
+        let page = get(&base, "/rules", &township).await.text().await.unwrap();
+        assert!(page.contains("id=\"windows\"") && !page.contains("id=\"load\""));
+        let res = client().post(format!("{base}/rules")).header("cookie", &township)
+            .form(&[("csrf", township_csrf.as_str()), ("name", "x"), ("body", "x"), ("action", "load")])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}
