@@ -27,7 +27,8 @@ create index sign_in_failure_address on sign_in_failure (address, failed_at);
 create table personal_data_view (
     personal_data_view_id integer primary key autoincrement,
     account_id            integer not null references account (account_id),
-    member_id             integer not null references member (member_id) on delete cascade,
+    member_id             integer not null,        -- no foreign key: the record outlives an edit that removes the member
+    household_id          integer not null,
     what                  text not null check (what in ('id_number')),
     viewed_at             text not null
 );

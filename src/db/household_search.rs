@@ -112,8 +112,9 @@ pub async fn search(
         Needle::IdNumber(v) => ("m.id_number = $4", Some(v.clone())),
         Needle::IdLastFour(v) => ("substr(m.id_number, 15, 4) = $4", Some(v.clone())),
         Needle::Phone(v) => ("m.phone = $4", Some(v.clone())),
+        // `lower` on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
         Needle::Name(v) => (
-            "m.name like $4 escape '\\'",
+            "lower(m.name) like lower($4) escape '\\'",
             Some(format!("%{}%", like_escape(v))),
         ),
     };

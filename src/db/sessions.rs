@@ -158,16 +158,19 @@ pub async fn clear_failures(db: &Db, name: &str, before: DateTime<Utc>) -> Resul
     Ok(())
 }
 
-/// Records that `account_id` was shown member `member_id`'s full ID number.
+/// Records that `account_id` was shown the full ID number of member `member_id` of household
+/// `household_id`.
 pub async fn record_view(
     db: &Db,
     account_id: i64,
+    household_id: i64,
     member_id: i64,
     now: DateTime<Utc>,
 ) -> Result<()> {
     on_db!(db, p => sqlx::query(
-        "insert into personal_data_view (account_id, member_id, what, viewed_at) values ($1, $2, 'id_number', $3)")
-        .bind(account_id).bind(member_id).bind(now).execute(p).await.map(|_| ()))?;
+        "insert into personal_data_view (account_id, member_id, household_id, what, viewed_at)
+         values ($1, $2, $3, 'id_number', $4)")
+        .bind(account_id).bind(member_id).bind(household_id).bind(now).execute(p).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -187,9 +190,8 @@ pub struct View {
 /// The latest `limit` views, newest first.
 pub async fn views(db: &Db, limit: i64) -> Result<Vec<View>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "select v.viewed_at, a.name as account, v.member_id, m.household_id
+        "select v.viewed_at, a.name as account, v.member_id, v.household_id
            from personal_data_view v join account a on a.account_id = v.account_id
-           join member m on m.member_id = v.member_id
           order by v.personal_data_view_id desc limit $1")
         .bind(limit).fetch_all(p).await)?)
 }

@@ -30,6 +30,56 @@ pub enum SignInError {
     Store(#[from] AppError),
 }
 
+/// Password checks at once: each takes 19 MiB and a core for tens of milliseconds, so a flood
+/// of sign-ins from many addresses queues here instead of taking the blocking pool's threads
+/// and the machine's memory.
+static CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores.max(2))
+});
+
+/// Runs a password hash or check on the blocking pool, at most [`CHECKS`] at a time.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = CHECKS
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password checks closed: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))
+}
+
+/// Records an attempt for `name` from `address` and counts the window's failures with it: the
+/// attempt is refused (and forgotten) when over a limit. Returns the attempt's id.
+async fn admit(
+    db: &Db,
+    name: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> std::result::Result<i64, SignInError> {
+    let attempt = sessions::record_failure(db, name, address, now).await?;
+    let ((by_name, name_oldest), (by_address, address_oldest)) =
+        sessions::failures_since(db, name, address, now - WINDOW).await?;
+    let wait = |oldest: Option<DateTime<Utc>>| {
+        let until = oldest.unwrap_or(now) + WINDOW;
+        ((until - now).num_seconds() + 59).div_euclid(60).max(1)
+    };
+    let throttled = if by_name > PER_ACCOUNT {
+        Some(wait(name_oldest))
+    } else if by_address > PER_ADDRESS {
+        Some(wait(address_oldest))
+    } else {
+        None
+    };
+    if let Some(minutes) = throttled {
+        // Not checked, so not counted: the refusal lifts a window after the last real failure,
+        // however long someone goes on trying.
+        sessions::forget_failure(db, attempt).await?;
+        return Err(SignInError::Throttled(minutes));
+    }
+    Ok(attempt)
+}
+
 /// A signed-in session: the cookie value to set, and its CSRF token.
 pub struct SignedIn {
     /// The session cookie's value.
@@ -51,29 +101,10 @@ pub async fn sign_in(
     now: DateTime<Utc>,
 ) -> std::result::Result<SignedIn, SignInError> {
     let name = name.trim();
-    let attempt = sessions::record_failure(db, name, address, now).await?;
-    let ((by_name, name_oldest), (by_address, address_oldest)) =
-        sessions::failures_since(db, name, address, now - WINDOW).await?;
-    let wait = |oldest: Option<DateTime<Utc>>| {
-        let until = oldest.unwrap_or(now) + WINDOW;
-        ((until - now).num_seconds() + 59).div_euclid(60).max(1)
-    };
-    let throttled = if by_name > PER_ACCOUNT {
-        Some(wait(name_oldest))
-    } else if by_address > PER_ADDRESS {
-        Some(wait(address_oldest))
-    } else {
-        None
-    };
-    if let Some(minutes) = throttled {
-        // Not checked, so not counted: the refusal lifts a window after the last real failure,
-        // however long someone goes on trying.
-        sessions::forget_failure(db, attempt).await?;
-        return Err(SignInError::Throttled(minutes));
-    }
+    admit(db, name, address, now).await?;
     let row = sessions::sign_in_row(db, name).await?;
     let typed = Password::typed(password);
-    let ok = tokio::task::spawn_blocking(move || match (typed, row) {
+    let ok = hashing(move || match (typed, row) {
         (
             Some(p),
             Some(sessions::SignInRow {
@@ -87,8 +118,7 @@ pub async fn sign_in(
         }
         (None, _) => None,
     })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))?;
+    .await?;
     let Some(account_id) = ok else {
         return Err(SignInError::Wrong);
     };
@@ -135,6 +165,9 @@ pub enum ChangeError {
     /// The new one breaks a rule.
     #[error(transparent)]
     Weak(#[from] WeakPassword),
+    /// Too many wrong current passwords (they count as failed sign-ins of the account).
+    #[error("尝试次数过多，请 {0} 分钟后再试 / too many attempts; try again in {0} min")]
+    Throttled(i64),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] AppError),
@@ -145,6 +178,7 @@ pub enum ChangeError {
 pub async fn change_password(
     db: &Db,
     session: &Session,
+    address: &str,
     current: &str,
     new: &str,
     repeated: &str,
@@ -159,17 +193,25 @@ pub async fn change_password(
     let row = sessions::sign_in_row(db, &session.caller.name)
         .await?
         .ok_or(AppError::Unauthorized)?;
+    // A wrong current password is a failed sign-in: someone at an unlocked PC cannot guess on.
+    let name = session.caller.name.as_str();
+    match admit(db, name, address, Utc::now()).await {
+        Ok(_) => {}
+        Err(SignInError::Throttled(m)) => return Err(ChangeError::Throttled(m)),
+        Err(SignInError::Store(e)) => return Err(e.into()),
+        Err(SignInError::Wrong) => return Err(ChangeError::WrongCurrent),
+    }
     let current = Password::typed(current).ok_or(ChangeError::WrongCurrent)?;
-    let hashed = tokio::task::spawn_blocking(move || {
+    let hashed = hashing(move || {
         let ok = row
             .password_hash
             .as_deref()
             .is_some_and(|h| current.matches(h));
         ok.then(|| new.hash())
     })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing stopped: {e}")))?
+    .await?
     .ok_or(ChangeError::WrongCurrent)?;
+    sessions::clear_failures(db, name, Utc::now() - WINDOW).await?;
     sessions::set_password(db, session.caller.account_id, &hashed, false).await?;
     Ok(open(db, session.caller.account_id, Utc::now())
         .await?
@@ -184,9 +226,7 @@ pub async fn set_password(
     password: Password,
     temporary: bool,
 ) -> Result<()> {
-    let hashed = tokio::task::spawn_blocking(move || password.hash())
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing stopped: {e}")))?;
+    let hashed = hashing(move || password.hash()).await?;
     sessions::set_password(db, account_id, &hashed, temporary).await
 }
 

@@ -87,7 +87,7 @@ fn role_label(role: &str) -> &'static str {
     }
 }
 
-/// An ID number as the screen shows it unless asked: the first six and last four.
+/// An ID number as the screen shows it unless asked: the first four and the last four.
 fn masked_id(id: &str) -> String {
     IdNumber::parse(id).map(|i| i.masked()).unwrap_or_default()
 }
@@ -284,9 +284,15 @@ async fn file(
     let record = readable(&s, &signed, id).await?;
     let as_of = match q.as_of.trim() {
         "" => None,
-        d => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-            PageError::bad_form("日期格式应为 2026-01-31 / a date like 2026-01-31")
-        })?),
+        d => Some(
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .ok()
+                // Four-digit years only: both databases compare such dates the same way.
+                .filter(|d| (1900..=9999).contains(&chrono::Datelike::year(d)))
+                .ok_or_else(|| {
+                    PageError::bad_form("日期格式应为 2026-01-31 / a date like 2026-01-31")
+                })?,
+        ),
     };
     let page = file_page(&s, &signed, record, as_of, None, done_message(&q.done)).await?;
     render(&page)
@@ -307,7 +313,14 @@ async fn reveal(
     if !record.members.iter().any(|m| m.member_id == form.member_id) {
         return Err(AppError::NotFound("member").into());
     }
-    sessions::record_view(&s.db, signed.caller.account_id, form.member_id, Utc::now()).await?;
+    sessions::record_view(
+        &s.db,
+        signed.caller.account_id,
+        id,
+        form.member_id,
+        Utc::now(),
+    )
+    .await?;
     tracing::info!(
         account = signed.caller.account_id,
         member = form.member_id,
@@ -393,7 +406,13 @@ async fn file_page(
             member_id: m.member_id,
             name: m.name.clone(),
             role: role_label(m.role.as_str()),
-            born_on: m.born_on.to_string(),
+            // The full birth date beside the masked number would give the number away (it holds
+            // the date, and the county is one of a few): the year only, until it is revealed.
+            born_on: if shown {
+                m.born_on.to_string()
+            } else {
+                format!("{} 年", m.born_on.format("%Y"))
+            },
             id_number: if shown {
                 m.id_number.clone()
             } else {

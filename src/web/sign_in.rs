@@ -131,6 +131,37 @@ async fn home(State(s): State<AppState>, req: Request) -> Result<Response, PageE
     render(&page)
 }
 
+/// Where a request came from, for throttling: the peer, or behind the TLS proxy the address the
+/// proxy appended last to `X-Forwarded-For` (the one it saw; earlier entries are the client's
+/// word). IPv6 addresses count by their /64, which one subscriber holds whole.
+async fn peer_address(parts: &mut axum::http::request::Parts, s: &AppState) -> String {
+    let forwarded = s
+        .secure_cookies
+        .then(|| parts.headers.get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok());
+    let peer = match forwarded {
+        Some(a) => Some(a),
+        None => ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
+            .await
+            .ok()
+            .map(|ConnectInfo(a)| a.ip()),
+    };
+    match peer {
+        Some(std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => {
+            let s = a.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(a)) => a
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        Some(a) => a.to_string(),
+        None => "unknown".to_owned(),
+    }
+}
+
 #[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
@@ -263,11 +294,20 @@ struct PasswordForm {
 
 /// Changes the password; the session is replaced by a new one (every other one ends).
 async fn change_password(State(s): State<AppState>, req: Request) -> Result<Response, PageError> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let session = current(&parts, &s).await?.ok_or(PageError::SignIn)?;
+    let address = peer_address(&mut parts, &s).await;
     let form: PasswordForm = form_fields(Request::from_parts(parts, body), &session.csrf).await?;
-    match sign_in::change_password(&s.db, &session, &form.current, &form.new, &form.repeated).await
-    {
+    let changed = sign_in::change_password(
+        &s.db,
+        &session,
+        &address,
+        &form.current,
+        &form.new,
+        &form.repeated,
+    )
+    .await;
+    match changed {
         Ok(cookie) => {
             let mut res = Redirect::to("/").into_response();
             if let Ok(v) = set_cookie(COOKIE, &cookie, s.secure_cookies).parse() {

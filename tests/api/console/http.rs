@@ -73,7 +73,8 @@ fn results_of(body: &str) -> &str {
     body.split("id=\"search\"")
         .nth(1)
         .and_then(|b| b.split_once("</form>"))
-        .map_or("", |(_, rest)| rest)
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("not a search page: {body}"))
 }
 
 async fn get(base: &str, path: &str, cookie: &str) -> reqwest::Response {
@@ -106,9 +107,15 @@ both! {
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "{cookie}");
         // Only its hash is stored.
         let secret = cookie.split(';').next().unwrap().trim_start_matches("gc_session=");
-        let stored: i64 = greenchannel::on_db!(&app.db, p => sqlx::query_scalar::<_, i64>(
-            "select count(*) from web_session where token_hash = $1").bind(secret).fetch_one(p).await).unwrap();
-        assert_eq!(stored, 0);
+        let count = |value: String| {
+            let db = app.db.clone();
+            async move {
+                greenchannel::on_db!(&db, p => sqlx::query_scalar::<_, i64>(
+                    "select count(*) from web_session where token_hash = $1").bind(value).fetch_one(p).await).unwrap()
+            }
+        };
+        assert_eq!(count(secret.to_owned()).await, 0);
+        assert_eq!(count(greenchannel::auth::hash_token(secret)).await, 1);
     }
 }
 
@@ -133,6 +140,14 @@ both! {
         // Another account is not locked by these.
         set_password(&app, "auditor", "auditor-password-1", false).await;
         sign_in(&base, "auditor", "auditor-password-1").await;
+        // An account without a password and a disabled one answer as a wrong password does.
+        let desk = set_password(&app, "desk", "desk-password-1", false).await;
+        greenchannel::db::accounts::disable(&app.db, desk).await.unwrap();
+        for (name, password) in [("clinic", "any-password-1"), ("desk", "desk-password-1")] {
+            let res = attempt(&base, name, password).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name}");
+            assert!(res.text().await.unwrap().contains("用户名或密码不正确"), "{name}");
+        }
     }
 }
 
@@ -323,6 +338,8 @@ both! {
         let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
         let page = get(&base, &format!("/households/{id}"), &cookie).await.text().await.unwrap();
         assert!(!page.contains(full), "masked until asked");
+        // Nor its birth date, which with the county would give the number away: the year only.
+        assert!(!page.contains("1966-03-20") && page.contains("1966 年"), "{page}");
         let res = client().post(format!("{base}/households/{id}/reveal")).header("cookie", &cookie)
             .form(&[("csrf", csrf.as_str()), ("member_id", &mother["member_id"].to_string())])
             .send().await.unwrap();
@@ -637,6 +654,31 @@ both! {
         assert!(page.contains("id=\"windows\"") && !page.contains("id=\"load\""));
         let res = client().post(format!("{base}/rules")).header("cookie", &township)
             .form(&[("csrf", township_csrf.as_str()), ("name", "x"), ("body", "x"), ("action", "load")])
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}
+
+both! {
+    async fn wrong_current_passwords_on_the_change_form_are_throttled_like_sign_ins(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let change = |current: &'static str| {
+            let (cookie, csrf, base) = (cookie.clone(), csrf.clone(), base.clone());
+            async move {
+                client().post(format!("{base}/password")).header("cookie", cookie)
+                    .form(&[("csrf", csrf.as_str()), ("current", current), ("new", "a-new-password-9"), ("repeated", "a-new-password-9")])
+                    .send().await.unwrap().text().await.unwrap()
+            }
+        };
+        for _ in 0..5 {
+            assert!(change("not-my-password").await.contains("当前密码不正确"));
+        }
+        assert!(change("office-password-1").await.contains("尝试次数过多"));
+        // Without its CSRF token the form changes nothing either.
+        let res = client().post(format!("{base}/password")).header("cookie", &cookie)
+            .form(&[("current", "office-password-1"), ("new", "a-new-password-9"), ("repeated", "a-new-password-9")])
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
