@@ -60,8 +60,8 @@ run() {
     mkdir -p "$out"
     "$BIN" --database "$url" demo --households "$HOUSEHOLDS" > "$out/demo.txt"
     local office desk
-    office=$(awk '$1=="office"{print $2}' "$out/demo.txt")
-    desk=$(awk '$1=="desk"{print $2}' "$out/demo.txt")
+    office=$(awk '$1=="office"{print $4}' "$out/demo.txt")
+    desk=$(awk '$1=="desk"{print $4}' "$out/demo.txt")
     start "$url" "$out" "$p"
     curl -sf -X POST -H "Authorization: Bearer $office" -H 'content-type: application/json' -d '{}' \
         "http://127.0.0.1:$p/api/v1/cards/batch" > "$out/batch.json"

@@ -8,6 +8,7 @@ mod audit;
 mod cards;
 mod disbursement;
 mod edit;
+mod facilities;
 mod households;
 mod import;
 mod page;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(accounts::router())
         .merge(audit::router())
         .merge(rules::router())
+        .merge(facilities::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

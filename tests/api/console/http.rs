@@ -207,7 +207,10 @@ both! {
         let base = serve(&app).await;
         let household = app.create_household(&bereaved_household()).await;
         let (cookie, _) = sign_in(&base, "office", "office-password-1").await;
-        for path in ["/", "/households", &format!("/households/{}", household["household_id"]), "/cards/awaiting", "/password", "/assets/console.js"] {
+        let file = format!("/households/{}", household["household_id"]);
+        let edit = format!("{file}/edit");
+        for path in ["/", "/households", &file, &edit, "/cards", "/cards/awaiting", "/import", "/disbursements",
+                     "/accounts", "/facilities", "/rules", "/audit", "/password", "/assets/console.js"] {
             let res = get(&base, path, &cookie).await;
             assert_eq!(res.status(), StatusCode::OK, "{path}");
             let h = res.headers().clone();
@@ -681,5 +684,28 @@ both! {
             .form(&[("current", "office-password-1"), ("new", "a-new-password-9"), ("repeated", "a-new-password-9")])
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}
+
+both! {
+    async fn the_office_adds_a_facility_and_a_duplicate_name_is_refused_with_a_message(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let add = || {
+            let (cookie, csrf, base) = (cookie.clone(), csrf.clone(), base.clone());
+            async move {
+                client().post(format!("{base}/facilities")).header("cookie", cookie)
+                    .form(&[("csrf", csrf.as_str()), ("name", "萌水镇卫生院"), ("kind", "township_health_centre"), ("level", "1"), ("township_id", "370306100")])
+                    .send().await.unwrap()
+            }
+        };
+        let res = add().await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("已新增"));
+        let res = add().await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let facilities = app.get("/api/v1/facilities", &app.office).await;
+        assert_eq!(facilities.body.as_array().unwrap().iter().filter(|f| f["name"] == "萌水镇卫生院").count(), 1);
     }
 }
