@@ -125,6 +125,38 @@ impl Code {
             FestivalVisit => "festival_visit",
         }
     }
+
+    /// The entitlement's name as the office says it (the policy's own words, shortened).
+    pub fn zh(self) -> &'static str {
+        use Code::*;
+        match self {
+            ContactPerson => "固定联系人",
+            SpecialAssistance => "特别扶助金",
+            BereavementRelief => "一次性抚慰金",
+            MedicalInsurancePremium => "代缴居民医保费",
+            MedicalAssistance => "医疗救助",
+            CommercialInsurance => "商业保险",
+            AnnualCheckup => "免费健康体检",
+            GuardianConsent => "监护人代签",
+            FamilyDoctor => "家庭医生优先签约",
+            GreenChannel => "就医绿色通道",
+            DibaoTopUp => "低保提标",
+            PensionContributionSubsidy => "养老保险缴费补助",
+            PensionFamilyPlanningSubsidy => "养老保险计生补贴",
+            NursingSubsidy => "护理补贴",
+            ElderlyCarePriority => "优先入住养老机构",
+            IvfSubsidy => "试管婴儿补助",
+            RebirthServices => "再生育服务",
+            HouseholdServiceGrant => "家政服务补助",
+            HousingPriority => "住房保障优先",
+            DisabledChildSupport => "伤残子女助学",
+            FuneralSubsidy => "殡葬补贴",
+            LegalAid => "法律援助",
+            Counselling => "心理疏导",
+            Pairing => "结对帮扶",
+            FestivalVisit => "节日走访",
+        }
+    }
 }
 
 /// How often an amount is paid.

@@ -134,7 +134,13 @@ async fn list(
             by_code: t
                 .by_code
                 .iter()
-                .map(|(c, f)| (c.clone(), yuan(*f)))
+                .map(|(c, f)| {
+                    let name = crate::rules::Code::ALL
+                        .iter()
+                        .find(|k| k.as_str() == c)
+                        .map_or_else(|| c.clone(), |k| k.zh().to_owned());
+                    (name, yuan(*f))
+                })
                 .collect(),
             total: yuan(t.total_fen),
         })

@@ -447,7 +447,7 @@ async fn file_page(
                     .iter()
                     .map(|e| EntitlementLine {
                         who: name_of(&e.member),
-                        code: e.code.as_str().to_owned(),
+                        code: format!("{}（{}）", e.code.zh(), e.code.as_str()),
                         status: match e.status {
                             Status::Granted => "享受",
                             Status::NeedsData => "待补充资料",
