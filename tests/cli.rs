@@ -719,3 +719,107 @@ async fn card_verify_at_a_date_judges_the_status_list_then() {
     let same_day = verify(Some(today.to_string()));
     assert_eq!(same_day["status_check"], "status_list", "{same_day}");
 }
+
+/// Signs in on the console at `root` (the sign-in page's cookie and token, then the form);
+/// returns where the answer sends the browser, or the status when it does not.
+async fn console_sign_in(root: &str, name: &str, password: &str) -> Result<String, u16> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(format!("{root}/")).send().await.unwrap();
+    let login = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("gc_login="))
+        .and_then(|v| v.split(';').next())
+        .expect("the sign-in page's cookie")
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = client
+        .post(format!("{root}/login"))
+        .header("cookie", format!("gc_login={login}"))
+        .form(&[("name", name), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    match res.status().as_u16() {
+        303 => Ok(res.headers()["location"].to_str().unwrap().to_owned()),
+        s => Err(s),
+    }
+}
+
+/// The demo prints a console password per role that signs in; `accounts password` replaces it
+/// from standard input (never the command line), refusing a weak one with the rule.
+#[tokio::test]
+async fn the_demo_password_signs_in_and_accounts_password_replaces_it() {
+    for db in each_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = greenchannel(
+            &["--database", &db.url, "demo", "--households", "3"],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let printed = text(&out.stdout);
+        let line = printed
+            .lines()
+            .find(|l| l.trim_start().starts_with("office "))
+            .expect("office line");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[1], "demo-office", "{line}");
+        let password = words[2].to_owned();
+        let (server, base) = start(dir.path(), &db.url, "keys").await;
+        let root = base.trim_end_matches("/api/v1").to_owned();
+        assert_eq!(
+            console_sign_in(&root, "demo-office", &password).await,
+            Ok("/".into())
+        );
+
+        let set = |input: &'static str| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_greenchannel"))
+                .args(["--database", &db.url, "accounts", "password", "demo-office"])
+                .current_dir(dir.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        };
+        let weak = set("short\n");
+        assert!(!weak.status.success());
+        assert!(
+            text(&weak.stderr).contains("password: 密码至少 10 个字符"),
+            "{}",
+            text(&weak.stderr)
+        );
+        let ok = set("a-long-passphrase-1\r\n");
+        assert!(ok.status.success(), "{}", text(&ok.stderr));
+        assert_eq!(
+            console_sign_in(&root, "demo-office", &password).await,
+            Err(401)
+        );
+        assert_eq!(
+            console_sign_in(&root, "demo-office", "a-long-passphrase-1").await,
+            Ok("/".into())
+        );
+        stop(server);
+    }
+}
