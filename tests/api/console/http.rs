@@ -320,6 +320,20 @@ both! {
             .form(&[("csrf", csrf.as_str()), ("member_id", &other["members"][0]["member_id"].to_string())])
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        // The page's form posts the search (nothing typed reaches an address); without the
+        // session's token it is refused.
+        let page = get(&base, "/households", &cookie).await.text().await.unwrap();
+        assert!(page.contains("<form method=\"post\" action=\"/households\" class=\"search\" id=\"search\">"), "{page}");
+        let posted = |fields: Vec<(&'static str, String)>| {
+            let (cookie, base) = (cookie.clone(), base.clone());
+            async move { client().post(format!("{base}/households")).header("cookie", cookie).form(&fields).send().await.unwrap() }
+        };
+        let res = posted(vec![("csrf", csrf.clone()), ("q", "张秀兰".into())]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains(&format!("/households/{own_id}\"")));
+        let res = posted(vec![("csrf", csrf.clone()), ("q", "赵外镇".into()), ("township", "370306100".into())]).await;
+        assert!(!res.text().await.unwrap().contains(&format!("/households/{other_id}\"")));
+        assert_eq!(posted(vec![("q", "张秀兰".into())]).await.status(), StatusCode::FORBIDDEN);
         // The township's own search finds its family by name, by the ID's last four, by phone.
         let mother = own["members"][0]["id_number"].as_str().unwrap();
         for q in ["张秀兰", &mother[14..], "13912345678", mother] {
