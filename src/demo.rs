@@ -43,10 +43,13 @@ const VILLAGE_SUFFIX: &[&str] = &["东村", "西村", "南村", "北村", "社�
 /// Makes a check-digit-valid ID number for a birth date and sex; distinct `n` below 50,000 give
 /// distinct numbers (the region code's last two digits and the sequence number carry `n`).
 pub fn id_number(born: NaiveDate, female: bool, n: u32) -> String {
+    // 500 people per county code, 100 county codes per city code: unique up to 4,850,000 (the
+    // first 50,000 all in 3703xx, Zibo).
     let region = (n / 500) % 100;
+    let city = 3 + n / 50_000 % 97;
     let seq = (n % 500) * 2 + u32::from(!female); // odd for men, even for women
     let first17 = format!(
-        "3703{region:02}{:04}{:02}{:02}{seq:03}",
+        "37{city:02}{region:02}{:04}{:02}{:02}{seq:03}",
         born.year(),
         born.month(),
         born.day()

@@ -132,7 +132,7 @@ async fn search_page(
             "查找内容最多 64 个字符 / at most 64 characters",
         ));
     }
-    let forced = forced_township(&signed);
+    let forced = forced_township(signed);
     let township = forced
         .clone()
         .or_else(|| Some(q.township.clone()).filter(|t| !t.is_empty()));
