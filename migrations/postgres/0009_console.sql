@@ -49,3 +49,4 @@ create table pending_import (
     content           bytea not null,
     created_at        timestamptz not null
 );
+create index household_contact_phone on household (contact_phone);

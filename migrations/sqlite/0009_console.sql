@@ -49,3 +49,4 @@ create table pending_import (
     content           blob not null,
     created_at        text not null
 );
+create index household_contact_phone on household (contact_phone);
