@@ -50,3 +50,5 @@ create table pending_import (
     created_at        timestamptz not null
 );
 create index household_contact_phone on household (contact_phone);
+-- A name is matched anywhere in it: a pass over this narrow index instead of the member table.
+create index member_name on member (name, household_id);

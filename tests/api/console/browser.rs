@@ -1,6 +1,7 @@
 //! The office's errand in a real headless Chromium, driven over WebDriver (fantoccini and
 //! Debian's chromedriver): sign in with the password, find a family by a member's name, issue
-//! and print that member's card, revoke it, approve the month's list. Screenshots of the pages go under `target/console/`.
+//! and print that member's card, revoke it, edit the file, import a sheet after its check,
+//! approve the month's list. Screenshots of the pages go under `target/console/`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -196,6 +197,40 @@ both! {
         let card = app.get(&format!("/api/v1/cards/{serial}"), &app.office).await;
         assert_eq!(card.body["state"], "revoked");
         assert!(card.body["state_reason"].as_str().unwrap().contains("卡片遗失"));
+
+        // Edit the file: a new address, with the reason.
+        b.c().goto(&format!("{base}/households/{id}")).await.unwrap();
+        b.click("#edit").await;
+        b.fill("input[name='address']", "丝绸路18号").await;
+        b.fill("#reason", "搬家").await;
+        b.screenshot(app.backend, "edit").await;
+        b.click("#save").await;
+        assert_eq!(b.text("#message").await, "档案已保存。");
+        let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await;
+        assert_eq!(file.body["address"], "丝绸路18号");
+
+        // Import a township's sheet as Excel saves it (GBK, CRLF): its problem by line first,
+        // then the corrected sheet, whole.
+        let dir = tempfile::tempdir().unwrap();
+        let sheet = |rows: Vec<String>, name: &str| {
+            let text = crate::import::file(rows).replace('\n', "\r\n");
+            let path = dir.path().join(name);
+            std::fs::write(&path, encoding_rs::GBK.encode(&text).0).unwrap();
+            path.display().to_string()
+        };
+        let bad = crate::import::row(3).replace("丝绸路东村", "不存在的村");
+        b.c().goto(&format!("{base}/import")).await.unwrap();
+        b.c().find(Locator::Css("#file")).await.unwrap().send_keys(&sheet(vec![crate::import::row(2), bad], "bad.csv")).await.unwrap();
+        b.click("#check").await;
+        assert_eq!(b.text("#errors tbody tr td").await, "3", "the bad row's line");
+        b.screenshot(app.backend, "import-problems").await;
+        b.c().goto(&format!("{base}/import")).await.unwrap();
+        b.c().find(Locator::Css("#file")).await.unwrap().send_keys(&sheet(vec![crate::import::row(2), crate::import::row(3)], "good.csv")).await.unwrap();
+        b.click("#check").await;
+        assert!(b.text("#summary").await.contains("2 户"));
+        b.click("#commit").await;
+        b.c().accept_alert().await.unwrap();
+        assert!(b.text("#imported").await.contains("导入 2 户"));
 
         // The month's list: made, read, approved after the confirmation.
         b.c().goto(&format!("{base}/disbursements")).await.unwrap();
