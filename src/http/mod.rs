@@ -12,7 +12,7 @@ mod households;
 pub(crate) mod import;
 mod openapi;
 mod places;
-mod rules;
+pub(crate) mod rules;
 mod verify;
 
 use std::future::Future;

@@ -203,6 +203,11 @@ async fn read_csv(
     State(s): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response> {
+    list_csv(&s, id).await
+}
+
+/// A disbursement list as a CSV download (for the API and the console).
+pub(crate) async fn list_csv(s: &AppState, id: i64) -> Result<Response> {
     let list = disbursement::get(&s.db, id).await?;
     let body = disbursement::to_csv(&list)?;
     let name = format!("attachment; filename=\"disbursement-{}.csv\"", list.period);

@@ -5,13 +5,12 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::page::{render, role_label, Chrome, PagePath};
+use super::page::{refusal_text, render, role_label, unprocessable, Chrome, PagePath};
 use super::session::{Posted, Signed};
 use super::PageError;
 use crate::auth::password::Password;
@@ -150,17 +149,8 @@ async fn create(
         Ok(c) => c,
         Err(e @ (AppError::Conflict { .. } | AppError::Validation(_))) => {
             let mut p = page(&s, &signed).await?;
-            p.message = Some(match e {
-                AppError::Validation(errors) => errors
-                    .iter()
-                    .map(|e| format!("{}：{}", e.field, e.reason))
-                    .collect::<Vec<_>>()
-                    .join("；"),
-                e => e.to_string(),
-            });
-            let mut res = render(&p)?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(res);
+            p.message = Some(refusal_text(&e));
+            return unprocessable(&p);
         }
         Err(e) => return Err(e.into()),
     };

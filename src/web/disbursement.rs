@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -185,17 +184,7 @@ async fn csv(
     State(s): State<AppState>,
     PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
-    let list = disbursement::get(&s.db, id).await?;
-    let body = disbursement::to_csv(&list)?;
-    let name = format!("attachment; filename=\"disbursement-{}.csv\"", list.period);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, name),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(crate::http::rules::list_csv(&s, id).await?)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::NaiveDate;
 
-use super::page::{render, Chrome, PagePath};
+use super::page::{render, unprocessable, Chrome, PagePath};
 use super::session::{Posted, Signed};
 use super::PageError;
 use crate::auth::session::Session;
@@ -259,10 +259,4 @@ async fn save(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn unprocessable(p: &EditPage) -> Result<Response, PageError> {
-    let mut res = render(p)?;
-    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    Ok(res)
 }

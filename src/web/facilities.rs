@@ -3,13 +3,12 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use super::page::{render, Chrome};
+use super::page::{refusal_text, render, unprocessable, Chrome};
 use super::session::{Posted, Signed};
 use super::PageError;
 use crate::auth::session::Session;
@@ -113,26 +112,15 @@ async fn add(
             render(&p)
         }
         Err(e @ (AppError::Conflict { .. } | AppError::Validation(_))) => {
-            p.message = Some(match e {
-                AppError::Validation(errors) => errors
-                    .iter()
-                    .map(|e| format!("{}：{}", e.field, e.reason))
-                    .collect::<Vec<_>>()
-                    .join("；"),
-                e => e.to_string(),
-            });
-            let mut res = render(&p)?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            p.message = Some(refusal_text(&e));
+            unprocessable(&p)
         }
         Err(AppError::Database(e)) if crate::error::is_unique_violation(&e) => {
             p.message = Some(format!(
                 "已有名为“{}”的机构 / a facility of that name exists",
                 input.name
             ));
-            let mut res = render(&p)?;
-            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(res)
+            unprocessable(&p)
         }
         Err(e) => Err(e.into()),
     }

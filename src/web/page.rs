@@ -60,6 +60,25 @@ pub fn render(t: &impl Template) -> Result<Response, PageError> {
         .map_err(|e| PageError::App(AppError::Internal(anyhow::anyhow!("template: {e}"))))
 }
 
+/// What a refused change says on its form: the fields' problems, or the refusal.
+pub fn refusal_text(e: &AppError) -> String {
+    match e {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}：{}", e.field, e.reason))
+            .collect::<Vec<_>>()
+            .join("；"),
+        e => e.to_string(),
+    }
+}
+
+/// The form again with what was wrong: 422.
+pub fn unprocessable(t: &impl Template) -> Result<Response, PageError> {
+    let mut res = render(t)?;
+    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(res)
+}
+
 /// A page that failed, shown as a page (never as JSON).
 #[derive(Debug)]
 pub enum PageError {
