@@ -19,6 +19,9 @@ pub struct Chrome {
     pub csrf: String,
     /// Whether the office's menu entries show.
     pub office: bool,
+    /// Whether the account reads household files and rules (office, township, auditor): the
+    /// menu shows only what the role can open.
+    pub reads: bool,
     /// Whether the account changes household files (office, township).
     pub writes: bool,
     /// Whether the account reads the audit pages (office, auditor).
@@ -35,6 +38,10 @@ impl Chrome {
             role: role_label(session.caller.role),
             csrf: session.csrf.clone(),
             office: session.caller.role == StaffRole::Office,
+            reads: matches!(
+                session.caller.role,
+                StaffRole::Office | StaffRole::Township | StaffRole::Auditor
+            ),
             writes: matches!(session.caller.role, StaffRole::Office | StaffRole::Township),
             audits: matches!(session.caller.role, StaffRole::Office | StaffRole::Auditor),
             active,

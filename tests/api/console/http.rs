@@ -723,3 +723,17 @@ both! {
         assert_eq!(facilities.body.as_array().unwrap().iter().filter(|f| f["name"] == "萌水镇卫生院").count(), 1);
     }
 }
+
+both! {
+    async fn a_desk_account_signed_in_sees_no_menu_entry_it_cannot_open(app) {
+        set_password(&app, "desk", "desk-password-1", false).await;
+        let base = serve(&app).await;
+        let (cookie, _) = sign_in(&base, "desk", "desk-password-1").await;
+        let home = get(&base, "/", &cookie).await.text().await.unwrap();
+        assert!(home.contains("href=\"/desk\""), "{home}");
+        for path in ["/households", "/rules", "/import", "/cards", "/audit", "/accounts"] {
+            assert!(!home.contains(&format!("href=\"{path}\"")), "{path} offered to a desk");
+            assert_eq!(get(&base, path, &cookie).await.status(), StatusCode::FORBIDDEN, "{path}");
+        }
+    }
+}
