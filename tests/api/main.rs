@@ -27,6 +27,7 @@ macro_rules! both {
 }
 
 mod access;
+mod browser;
 mod cards;
 mod console;
 mod desk;

@@ -3,145 +3,11 @@
 //! and print that member's card, revoke it, edit the file, import a sheet after its check,
 //! approve the month's list. Screenshots of the pages go under `target/console/`.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use fantoccini::Locator;
 
 use super::{serve, set_password};
-use crate::helpers::{bereaved_household, continue_rules_to_today, Backend};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// chromedriver on a free port, with a throw-away Chromium profile; both killed when dropped.
-struct Browser {
-    client: Option<Client>,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn launch() -> Browser {
-        for bin in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                std::path::Path::new(bin).exists(),
-                "{bin} is missing (apt-get install chromium chromium-driver; scripts/test installs them)"
-            );
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let profile = tempfile::tempdir().unwrap();
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                // Without the background-networking flags Chromium keeps trying this machine's
-                // closed network.
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                         "--disable-sync", "--disable-quic", "--window-size=1366,768", "--lang=zh-CN",
-                         format!("--user-data-dir={}", profile.path().display())]
-            }
-        });
-        let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
-        let url = format!("http://127.0.0.1:{port}");
-        let mut last = None;
-        // chromedriver listens within a moment of starting; ask until it answers.
-        for _ in 0..100 {
-            match ClientBuilder::rustls()
-                .expect("tls")
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => {
-                    return Browser {
-                        client: Some(client),
-                        driver,
-                        _profile: profile,
-                    }
-                }
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not answer: {last:?}");
-    }
-
-    fn c(&self) -> &Client {
-        self.client.as_ref().expect("open")
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let el = self
-            .c()
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        el.clear().await.unwrap();
-        el.send_keys(text).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        self.c()
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.c()
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn screenshot(&self, backend: Backend, page: &str) {
-        let png = self.c().screenshot().await.unwrap();
-        let dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-            .join("console");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join(format!("{page}-{backend:?}.png").to_lowercase()),
-            png,
-        )
-        .unwrap();
-    }
-
-    async fn close(mut self) {
-        if let Some(c) = self.client.take() {
-            let _ = c.close().await;
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
+use crate::browser::Browser;
+use crate::helpers::{bereaved_household, continue_rules_to_today};
 
 both! {
     async fn the_office_signs_in_finds_a_family_issues_prints_and_revokes_a_card(app) {
@@ -154,23 +20,23 @@ both! {
         let b = Browser::launch().await;
 
         b.c().goto(&format!("{base}/")).await.unwrap();
-        b.screenshot(app.backend, "sign-in").await;
+        b.screenshot("console", app.backend, "sign-in").await;
         b.fill("#name", "office").await;
         b.fill("#password", "office-password-1").await;
         b.click("#submit").await;
         assert!(b.text("#without-card-count").await.parse::<i64>().unwrap() >= 1);
-        b.screenshot(app.backend, "home").await;
+        b.screenshot("console", app.backend, "home").await;
 
         b.fill("#q", "张秀兰").await;
         b.click("#search-button").await;
         assert!(b.text("#results").await.contains("张秀兰"));
-        b.screenshot(app.backend, "households").await;
+        b.screenshot("console", app.backend, "households").await;
         b.click(&format!("a.file-link[href='/households/{id}']")).await;
         assert!(b.text("#eligibility").await.contains("是计生特殊家庭"));
 
         b.click(&format!("#member-{mother} button.issue")).await;
         assert_eq!(b.text("#message").await, "已发卡。");
-        b.screenshot(app.backend, "household").await;
+        b.screenshot("console", app.backend, "household").await;
         let cards = app.get(&format!("/api/v1/members/{mother}/cards"), &app.office).await;
         let serial = cards.body[0]["serial"].as_str().unwrap().to_owned();
         assert_eq!(cards.body[0]["state"], "active");
@@ -203,7 +69,7 @@ both! {
         b.click("#edit").await;
         b.fill("input[name='address']", "丝绸路18号").await;
         b.fill("#reason", "搬家").await;
-        b.screenshot(app.backend, "edit").await;
+        b.screenshot("console", app.backend, "edit").await;
         b.click("#save").await;
         assert_eq!(b.text("#message").await, "档案已保存。");
         let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await;
@@ -223,7 +89,7 @@ both! {
         b.c().find(Locator::Css("#file")).await.unwrap().send_keys(&sheet(vec![crate::import::row(2), bad], "bad.csv")).await.unwrap();
         b.click("#check").await;
         assert_eq!(b.text("#errors tbody tr td").await, "3", "the bad row's line");
-        b.screenshot(app.backend, "import-problems").await;
+        b.screenshot("console", app.backend, "import-problems").await;
         b.c().goto(&format!("{base}/import")).await.unwrap();
         b.c().find(Locator::Css("#file")).await.unwrap().send_keys(&sheet(vec![crate::import::row(2), crate::import::row(3)], "good.csv")).await.unwrap();
         b.click("#check").await;
@@ -237,13 +103,41 @@ both! {
         b.click("#make").await;
         assert_eq!(b.text("#status").await, "草稿");
         assert_ne!(b.text("#total").await, "0.00");
-        b.screenshot(app.backend, "disbursement").await;
+        b.screenshot("console", app.backend, "disbursement").await;
         b.click("#checked").await;
         b.click("#approve").await;
         b.c().accept_alert().await.unwrap();
         assert!(b.text("#status").await.starts_with("已审核"));
         let lists = app.get("/api/v1/disbursements", &app.office).await;
         assert_eq!(lists.body[0]["status"], "approved");
+        let errors = b.errors().await;
+        assert!(errors.is_empty(), "a script exception or a CSP violation: {errors:#?}");
         b.close().await;
     }
+}
+
+/// The error recorder the page tests rely on sees what the page's policy refuses (else their
+/// "no script error, no CSP violation" would pass by seeing nothing).
+#[tokio::test]
+async fn the_browser_records_a_csp_violation_on_a_console_page() {
+    let app = crate::helpers::TestApp::sqlite().await;
+    let base = serve(&app).await;
+    let b = Browser::launch().await;
+    b.c().goto(&format!("{base}/")).await.unwrap();
+    assert!(b.errors().await.is_empty(), "{:?}", b.errors().await);
+    b.eval("var s = document.createElement('script'); s.textContent = 'window.ran = true'; document.body.appendChild(s); return true;").await;
+    let errors = b
+        .wait_for(
+            "the violation to be recorded",
+            "return window.__errors.length > 0 ? window.__errors : null;",
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+    assert!(errors.to_string().contains("csp: script-src"), "{errors}");
+    assert_eq!(
+        b.eval("return window.ran === true;").await,
+        serde_json::json!(false),
+        "the inline script did not run"
+    );
+    b.close().await;
 }
