@@ -48,6 +48,8 @@ struct SearchQuery {
     #[serde(default)]
     township: String,
     #[serde(default)]
+    community: String,
+    #[serde(default)]
     kind: String,
     #[serde(default)]
     after: i64,
@@ -68,6 +70,8 @@ struct SearchPage {
     chrome: Chrome,
     q: String,
     township: String,
+    community: String,
+    communities: Vec<(String, String)>,
     kind: String,
     townships: Vec<(String, String)>,
     township_locked: bool,
@@ -141,9 +145,11 @@ async fn search_page(
         "deceased" | "disabled" => Some(q.kind.as_str()),
         _ => return Err(PageError::bad_form("家庭类型无效 / unknown family kind")),
     };
+    let community = Some(q.community.as_str()).filter(|c| !c.is_empty());
     let filter = Filter {
         township: township.as_deref(),
-        community: None,
+        // A community outside the township held to finds nothing: the township filter stays.
+        community,
         child_status: kind,
     };
     let (found, members) =
@@ -178,16 +184,27 @@ async fn search_page(
     let next = more
         .then(|| results.last().map(|r| r.household_id))
         .flatten();
-    let townships = places::townships(&s.db)
+    let townships: Vec<(String, String)> = places::townships(&s.db)
         .await?
         .into_iter()
         .filter(|t| forced.as_deref().is_none_or(|f| f == t.township_id))
         .map(|t| (t.township_id, t.name))
         .collect();
+    // The communities of the townships the caller may see, named with their township.
+    let communities = places::communities(&s.db)
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            let (_, township_name) = townships.iter().find(|(id, _)| *id == c.township_id)?;
+            Some((c.community_id, format!("{township_name} · {}", c.name)))
+        })
+        .collect();
     render(&SearchPage {
         chrome: Chrome::new(signed, "households"),
         q: q.q,
         township: township.unwrap_or_default(),
+        community: q.community,
+        communities,
         kind: q.kind,
         townships,
         township_locked: forced.is_some(),

@@ -737,3 +737,31 @@ both! {
         }
     }
 }
+
+both! {
+    async fn the_search_narrows_to_a_community(app) {
+        set_password(&app, "office", "office-password-1", false).await;
+        let base = serve(&app).await;
+        let east = app.create_household(&bereaved_household()).await;
+        let mut other = bereaved_household();
+        other["community_id"] = json!("370306001002");
+        other["members"][0]["id_number"] = json!(crate::helpers::id(1967, 1, 1, true, 8));
+        other["members"][1]["id_number"] = json!(crate::helpers::id(1965, 1, 1, false, 8));
+        let second = app.create_household(&other).await;
+        let (cookie, csrf) = sign_in(&base, "office", "office-password-1").await;
+        let search = |community: &'static str| {
+            let (cookie, csrf, base) = (cookie.clone(), csrf.clone(), base.clone());
+            async move {
+                client().post(format!("{base}/households")).header("cookie", cookie)
+                    .form(&[("csrf", csrf.as_str()), ("q", "张秀兰"), ("community", community)])
+                    .send().await.unwrap().text().await.unwrap()
+            }
+        };
+        let link = |h: &serde_json::Value| format!("/households/{}\"", h["household_id"]);
+        let all = search("").await;
+        assert!(all.contains(&link(&east)) && all.contains(&link(&second)));
+        let one = search("370306001002").await;
+        assert!(!one.contains(&link(&east)) && one.contains(&link(&second)), "{one}");
+        assert!(one.contains("value=\"370306001002\" selected"));
+    }
+}
