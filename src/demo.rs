@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::auth::StaffRole;
-use crate::db::accounts::{self, AccountInput};
+use crate::db::accounts::AccountInput;
 use crate::db::places::{self, FacilityInput};
 use crate::db::{households, Db};
 use crate::error::Result;
@@ -280,10 +280,9 @@ pub async fn load(db: &Db, households_count: u32) -> Result<Option<DemoTokens>> 
             township_id: township.map(str::to_owned),
             facility_id: facility,
         };
-        let (account, token) = accounts::create_account(db, &input).await?;
         let password = crate::auth::password::Password::random();
-        crate::service::sign_in::set_password(db, account.account_id, password.clone(), false)
-            .await?;
+        let (account, token) =
+            crate::service::sign_in::create_account(db, &input, password.clone(), false).await?;
         tokens.push(DemoAccount {
             role,
             name: account.name,

@@ -294,13 +294,11 @@ async fn bootstrap(database: &str, name: &str) -> anyhow::Result<ExitCode> {
         township_id: None,
         facility_id: None,
     };
-    let (account, token) = accounts::create_account(&db, &input)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let password = crate::auth::password::Password::random();
-    crate::service::sign_in::set_password(&db, account.account_id, password.clone(), true)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (account, token) =
+        crate::service::sign_in::create_account(&db, &input, password.clone(), true)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     db.close().await;
     println!(
         "office account '{}' created (id {}). Its token, shown only this once:",

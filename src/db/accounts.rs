@@ -67,16 +67,29 @@ fn check_scope(input: &AccountInput) -> Result<()> {
 /// Creates an account with a first token, in one transaction; returns the account and the
 /// token's secret (shown once).
 pub async fn create_account(db: &Db, input: &AccountInput) -> Result<(Account, String)> {
+    create_account_with_password(db, input, None).await
+}
+
+/// Like [`create_account`], with a console password (its stored hash, and whether it must be
+/// changed at the first sign-in) in the same transaction: the account never exists without it.
+pub async fn create_account_with_password(
+    db: &Db,
+    input: &AccountInput,
+    password: Option<(&str, bool)>,
+) -> Result<(Account, String)> {
     check_scope(input)?;
+    let (hash, must_change) = password.map_or((None, false), |(h, m)| (Some(h), m));
     let token = new_token();
     let now = Utc::now();
     let account: Account = on_db!(db, p => {
         let mut tx = p.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "insert into account (name, role, township_id, facility_id, created_at)
-             values ($1, $2, $3, $4, $5) returning account_id")
+            "insert into account (name, role, township_id, facility_id, created_at, password_hash,
+                                  password_must_change)
+             values ($1, $2, $3, $4, $5, $6, $7) returning account_id")
             .bind(input.name.trim()).bind(input.role.as_str())
             .bind(input.township_id.as_deref()).bind(input.facility_id).bind(now)
+            .bind(hash).bind(must_change)
             .fetch_one(&mut *tx).await
             .map_err(|e| match &e {
                 sqlx::Error::Database(d) if d.is_unique_violation() => AppError::conflict(

@@ -251,6 +251,33 @@ pub async fn awaiting_confirmation(db: &Db) -> Result<Vec<CardRecord>> {
     Ok(on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?)
 }
 
+/// A card waiting for confirmation, with its holder, as the office's list shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AwaitingCard {
+    /// The serial.
+    pub serial: String,
+    /// The holder's household.
+    pub household_id: i64,
+    /// The holder's name.
+    pub holder: String,
+    /// Why it was suspended.
+    pub state_reason: Option<String>,
+    /// When.
+    pub state_changed_at: DateTime<Utc>,
+}
+
+/// [`awaiting_confirmation`] with the holders' names, in one query.
+pub async fn awaiting_with_holders(db: &Db) -> Result<Vec<AwaitingCard>> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "select c.serial, c.household_id, m.name as holder, c.state_reason, c.state_changed_at
+           from card c join member m on m.member_id = c.member_id
+          where c.state = 'suspended' and (
+            select e.automatic from card_event e where e.card_id = c.card_id
+             order by e.card_event_id desc limit 1)
+          order by c.state_changed_at, c.card_id")
+        .fetch_all(p).await)?)
+}
+
 /// The state of every card that is not plainly valid, for the status list.
 pub async fn non_valid_states(db: &Db) -> Result<Vec<(u32, CardState)>> {
     let rows: Vec<(i32, String)> = on_db!(db, p => sqlx::query_as("select status_index, state from card where state <> 'active'")

@@ -16,12 +16,15 @@ pub struct SignInRow {
     pub account_id: i64,
     /// Its stored password hash, if it has a password.
     pub password_hash: Option<String>,
+    /// Whether it must choose a new password before anything else.
+    pub password_must_change: bool,
 }
 
 /// The enabled account named `name`, with its password hash.
 pub async fn sign_in_row(db: &Db, name: &str) -> Result<Option<SignInRow>> {
     Ok(on_db!(db, p => sqlx::query_as(
-        "select account_id, password_hash from account where name = $1 and disabled_at is null")
+        "select account_id, password_hash, password_must_change from account
+          where name = $1 and disabled_at is null")
         .bind(name).fetch_optional(p).await)?)
 }
 

@@ -16,6 +16,7 @@ use crate::card::CardSerial;
 use crate::db::cards::{self, Action, CardEvent, CardRecord};
 use crate::db::households;
 use crate::error::{AppError, Result};
+use crate::service::cards::RevokeReason;
 use crate::time::today;
 
 pub fn router() -> Router<AppState> {
@@ -311,38 +312,6 @@ async fn reinstate(
         )
         .await?,
     ))
-}
-
-/// Why a card is revoked: a closed list, so that reports can count them.
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum RevokeReason {
-    AnotherChild,
-    HukouMovedOut,
-    Death,
-    Error,
-    Lost,
-}
-
-impl RevokeReason {
-    /// The reason as recorded, in both languages.
-    pub(crate) fn text(self) -> &'static str {
-        match self {
-            Self::AnotherChild => "再生育或收养子女 / another child born or adopted",
-            Self::HukouMovedOut => "户籍迁出本区 / hukou moved out of the district",
-            Self::Death => "持卡人死亡 / the holder died",
-            Self::Error => "发卡错误 / issued in error",
-            Self::Lost => "卡片遗失 / card lost",
-        }
-    }
-
-    /// The recorded reason with the office's note, if any.
-    pub(crate) fn with_note(self, note: Option<&str>) -> String {
-        match note.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(note) => format!("{}: {note}", self.text()),
-            None => self.text().to_owned(),
-        }
-    }
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,43 @@ fn why_not(ev: &Evaluation, member_id: i64) -> String {
         )
 }
 
+/// Why a card is revoked: a closed list, so that reports can count them.
+#[derive(Debug, serde::Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeReason {
+    /// Another child born or adopted.
+    AnotherChild,
+    /// The hukou moved out of the district.
+    HukouMovedOut,
+    /// The holder died.
+    Death,
+    /// Issued in error.
+    Error,
+    /// Lost.
+    Lost,
+}
+
+impl RevokeReason {
+    /// The reason as recorded, in both languages.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::AnotherChild => "再生育或收养子女 / another child born or adopted",
+            Self::HukouMovedOut => "户籍迁出本区 / hukou moved out of the district",
+            Self::Death => "持卡人死亡 / the holder died",
+            Self::Error => "发卡错误 / issued in error",
+            Self::Lost => "卡片遗失 / card lost",
+        }
+    }
+
+    /// The recorded reason with the office's note, if any.
+    pub fn with_note(self, note: Option<&str>) -> String {
+        match note.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(note) => format!("{}: {note}", self.text()),
+            None => self.text().to_owned(),
+        }
+    }
+}
+
 /// What the office needs to issue a card.
 pub struct Issuer<'a> {
     /// The active signing key.

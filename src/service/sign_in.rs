@@ -110,8 +110,9 @@ pub async fn sign_in(
             Some(sessions::SignInRow {
                 password_hash: Some(h),
                 account_id,
+                password_must_change,
             }),
-        ) => p.matches(&h).then_some(account_id),
+        ) => p.matches(&h).then_some((account_id, password_must_change)),
         (Some(p), _) => {
             p.spend_a_check();
             None
@@ -119,24 +120,22 @@ pub async fn sign_in(
         (None, _) => None,
     })
     .await?;
-    let Some(account_id) = ok else {
+    let Some((account_id, must_change_password)) = ok else {
         return Err(SignInError::Wrong);
     };
     sessions::clear_failures(db, name, now - WINDOW).await?;
-    open(db, account_id, now).await.map_err(SignInError::Store)
+    let cookie = open(db, account_id, now).await?;
+    Ok(SignedIn {
+        cookie,
+        must_change_password,
+    })
 }
 
-/// Opens a session for an account that has proved who it is.
-async fn open(db: &Db, account_id: i64, now: DateTime<Utc>) -> Result<SignedIn> {
+/// Opens a session for an account that has proved who it is; returns the cookie's value.
+async fn open(db: &Db, account_id: i64, now: DateTime<Utc>) -> Result<String> {
     let new = NewSession::new();
     sessions::create(db, account_id, &new.hash, &new.csrf, now).await?;
-    let session = sessions::find(db, &new.hash, now)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    Ok(SignedIn {
-        cookie: new.secret,
-        must_change_password: session.must_change_password,
-    })
+    Ok(new.secret)
 }
 
 /// The live session behind a cookie value, noting the visit.
@@ -213,9 +212,7 @@ pub async fn change_password(
     .ok_or(ChangeError::WrongCurrent)?;
     sessions::clear_failures(db, name, Utc::now() - WINDOW).await?;
     sessions::set_password(db, session.caller.account_id, &hashed, false).await?;
-    Ok(open(db, session.caller.account_id, Utc::now())
-        .await?
-        .cookie)
+    Ok(open(db, session.caller.account_id, Utc::now()).await?)
 }
 
 /// Sets a password for an account (the command line, the office's reset, the demo), hashing on
@@ -233,4 +230,17 @@ pub async fn set_password(
 /// Ends a session.
 pub async fn sign_out(db: &Db, session: &Session) -> Result<()> {
     sessions::end(db, session.session_id, Utc::now()).await
+}
+
+/// Creates an account with its first token and a console password, in one transaction (the
+/// hash is made first, on the blocking pool). With `temporary`, the account must choose its own
+/// password at its first sign-in. Returns the account and the token (shown once).
+pub async fn create_account(
+    db: &Db,
+    input: &crate::db::accounts::AccountInput,
+    password: Password,
+    temporary: bool,
+) -> Result<(crate::db::accounts::Account, String)> {
+    let hashed = hashing(move || password.hash()).await?;
+    crate::db::accounts::create_account_with_password(db, input, Some((&hashed, temporary))).await
 }

@@ -11,7 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::page::{refusal_text, render, role_label, unprocessable, Chrome, PagePath};
-use super::session::{Posted, Signed};
+use super::session::{NoFields, Posted, Signed};
 use super::PageError;
 use crate::auth::password::Password;
 use crate::auth::session::Session;
@@ -144,7 +144,8 @@ async fn create(
             "用户名最多 64 个字符 / at most 64 characters",
         ));
     }
-    let created = accounts::create_account(&s.db, &input).await;
+    let password = Password::random();
+    let created = sign_in::create_account(&s.db, &input, password.clone(), true).await;
     let (account, token) = match created {
         Ok(c) => c,
         Err(e @ (AppError::Conflict { .. } | AppError::Validation(_))) => {
@@ -154,8 +155,6 @@ async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    let password = Password::random();
-    sign_in::set_password(&s.db, account.account_id, password.clone(), true).await?;
     let mut p = page(&s, &signed).await?;
     p.shown = Some((
         account.name,
@@ -165,13 +164,10 @@ async fn create(
     render(&p)
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 async fn disable(
     State(s): State<AppState>,
     PagePath(id): PagePath<i64>,
-    Posted(signed, Nothing {}): Posted<OfficeOnly, Nothing>,
+    Posted(signed, NoFields {}): Posted<OfficeOnly, NoFields>,
 ) -> Result<Response, PageError> {
     if id == signed.caller.account_id {
         return Err(AppError::conflict(
@@ -190,7 +186,7 @@ async fn disable(
 async fn reset(
     State(s): State<AppState>,
     PagePath(id): PagePath<i64>,
-    Posted(signed, Nothing {}): Posted<OfficeOnly, Nothing>,
+    Posted(signed, NoFields {}): Posted<OfficeOnly, NoFields>,
 ) -> Result<Response, PageError> {
     let password = Password::random();
     sign_in::set_password(&s.db, id, password.clone(), true).await?;
@@ -212,7 +208,7 @@ async fn reset(
 async fn token(
     State(s): State<AppState>,
     PagePath(id): PagePath<i64>,
-    Posted(signed, Nothing {}): Posted<OfficeOnly, Nothing>,
+    Posted(signed, NoFields {}): Posted<OfficeOnly, NoFields>,
 ) -> Result<Response, PageError> {
     let label = format!("console, by {}", signed.caller.name);
     let secret = accounts::add_token(&s.db, id, &label).await?;

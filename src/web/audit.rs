@@ -9,10 +9,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::Duration;
-use serde::Deserialize;
 
 use super::page::{render, Chrome};
-use super::session::{Posted, Signed};
+use super::session::{NoFields, Posted, Signed};
 use super::PageError;
 use crate::db::audit;
 use crate::db::{places, sessions};
@@ -126,13 +125,10 @@ async fn overview(
     render(&page(&s, &signed).await?)
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 /// Walks every hash chain (a read, but heavy: a form post, not a link a crawler could follow).
 async fn check(
     State(s): State<AppState>,
-    Posted(signed, Nothing {}): Posted<AuditReaders, Nothing>,
+    Posted(signed, NoFields {}): Posted<AuditReaders, NoFields>,
 ) -> Result<Response, PageError> {
     let report = audit::check(&s.db).await?;
     let mut p = page(&s, &signed).await?;

@@ -10,14 +10,14 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::page::{render, Chrome, PagePath, PageQuery};
-use super::session::{Posted, Signed};
+use super::session::{NoFields, Posted, Signed};
 use super::PageError;
 use crate::db::cards::{self, Action};
-use crate::db::{households, places};
-use crate::http::cards::RevokeReason;
+use crate::db::places;
 use crate::http::extract::OfficeOnly;
 use crate::http::AppState;
 use crate::register::text::Reason;
+use crate::service::cards::RevokeReason;
 use crate::time::local_minute;
 
 pub fn router() -> Router<AppState> {
@@ -39,13 +39,10 @@ fn back_to(household_id: i64, done: &str) -> Response {
     Redirect::to(&format!("/households/{household_id}?done={done}#members")).into_response()
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 async fn issue(
     State(s): State<AppState>,
     PagePath(member_id): PagePath<i64>,
-    Posted(signed, Nothing {}): Posted<OfficeOnly, Nothing>,
+    Posted(signed, NoFields {}): Posted<OfficeOnly, NoFields>,
 ) -> Result<Response, PageError> {
     let book = s.rule_book().await?;
     let service = s.card_service()?;
@@ -181,23 +178,17 @@ async fn awaiting(
     signed: Signed<OfficeOnly>,
     State(s): State<AppState>,
 ) -> Result<Response, PageError> {
-    let mut lines = Vec::new();
-    for c in cards::awaiting_confirmation(&s.db).await? {
-        let holder = households::get(&s.db, c.household_id)
-            .await?
-            .members
-            .into_iter()
-            .find(|m| m.member_id == c.member_id)
-            .map(|m| m.name)
-            .unwrap_or_default();
-        lines.push(AwaitingLine {
+    let lines = cards::awaiting_with_holders(&s.db)
+        .await?
+        .into_iter()
+        .map(|c| AwaitingLine {
             since: local_minute(c.state_changed_at),
             reason: c.state_reason.unwrap_or_default(),
             household_id: c.household_id,
             serial: c.serial,
-            holder,
-        });
-    }
+            holder: c.holder,
+        })
+        .collect();
     render(&AwaitingPage {
         chrome: Chrome::new(&signed, "awaiting"),
         cards: lines,

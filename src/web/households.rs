@@ -39,10 +39,6 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, Default)]
 struct SearchQuery {
-    /// The form's CSRF token when posted (checked by [`Posted`]).
-    #[serde(default)]
-    #[allow(dead_code)]
-    csrf: String,
     #[serde(default)]
     q: String,
     #[serde(default)]

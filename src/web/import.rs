@@ -9,10 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{Duration, Utc};
-use serde::Deserialize;
 
 use super::page::{render, Chrome, PagePath};
-use super::session::{Posted, Signed};
+use super::session::{NoFields, Posted, Signed};
 use super::PageError;
 use crate::auth::session::{same_secret, NewSession, Session};
 use crate::auth::StaffRole;
@@ -205,13 +204,10 @@ async fn checked(
     render(&page)
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 async fn commit(
     State(s): State<AppState>,
     PagePath(token): PagePath<String>,
-    Posted(signed, Nothing {}): Posted<RegisterWrite, Nothing>,
+    Posted(signed, NoFields {}): Posted<RegisterWrite, NoFields>,
 ) -> Result<Response, PageError> {
     let file = pending(&s, &signed, &token).await?;
     let report = run(&s, &signed, &file, false).await?;

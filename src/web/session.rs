@@ -75,6 +75,10 @@ impl<P: Policy> FromRequestParts<AppState> for Signed<P> {
     }
 }
 
+/// A form with no fields of its own (a button): only its CSRF token, which [`Posted`] checks.
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 /// A form post by a signed-in caller allowed by `P`: the session, and the form's fields parsed
 /// into `T` — only when the form carries the session's CSRF token (field `csrf`) and no field
 /// holds a control character other than a line break or tab.

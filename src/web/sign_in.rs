@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::page::{render, Chrome};
-use super::session::{clear_cookie, cookie, current, form_fields, set_cookie};
+use super::session::{clear_cookie, cookie, current, form_fields, set_cookie, NoFields};
 use super::PageError;
 use crate::auth::session::{same_secret, NewSession, COOKIE};
 use crate::auth::StaffRole;
@@ -253,7 +253,7 @@ async fn logout(State(s): State<AppState>, req: Request) -> Result<Response, Pag
     let (parts, body) = req.into_parts();
     let mut res = Redirect::to("/").into_response();
     if let Some(session) = current(&parts, &s).await? {
-        let _: CsrfOnly = form_fields(Request::from_parts(parts, body), &session.csrf).await?;
+        let _: NoFields = form_fields(Request::from_parts(parts, body), &session.csrf).await?;
         sign_in::sign_out(&s.db, &session).await?;
     }
     if let Ok(v) = clear_cookie(COOKIE, s.secure_cookies).parse() {
@@ -261,9 +261,6 @@ async fn logout(State(s): State<AppState>, req: Request) -> Result<Response, Pag
     }
     Ok(res)
 }
-
-#[derive(Deserialize)]
-struct CsrfOnly {}
 
 #[derive(Template)]
 #[template(path = "password.html")]
