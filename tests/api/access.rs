@@ -22,6 +22,26 @@ fn endpoints(
             &["office", "township", "desk", "clinic", "auditor"],
         ),
         (Method::GET, "/api/v1/accounts".into(), None, &["office"]),
+        // An account that does not exist: the office gets past the role check (404), nobody
+        // else does, and no test account is disabled or loses its password midway.
+        (
+            Method::POST,
+            "/api/v1/accounts/999999/disable".into(),
+            None,
+            &["office"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/999999/password".into(),
+            None,
+            &["office"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/disbursements".into(),
+            None,
+            &["office"],
+        ),
         (
             Method::POST,
             "/api/v1/accounts".into(),

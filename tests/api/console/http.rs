@@ -447,6 +447,12 @@ both! {
         assert_eq!(file.body["other_child_on"], "2026-11-01");
         let cards = app.get(&format!("/api/v1/members/{mother}/cards"), &app.office).await;
         assert_eq!(cards.body[0]["state"], "suspended");
+        // The office finds it on its confirmation list, with the holder and a link to the file.
+        set_password(&app, "office", "office-password-1", false).await;
+        let (office, _) = sign_in(&base, "office", "office-password-1").await;
+        let awaiting = get(&base, "/cards/awaiting", &office).await.text().await.unwrap();
+        let serial = cards.body[0]["serial"].as_str().unwrap();
+        assert!(awaiting.contains(serial) && awaiting.contains("张秀兰") && awaiting.contains(&format!("/households/{id}#members")), "{awaiting}");
         // A form opened on version 1 is now stale: the answer says so and nothing is overwritten.
         let res = post(edit_form(&csrf, 1, "改地址", &[("address", "新地址1号")])).await;
         assert_eq!(res.status(), StatusCode::CONFLICT);
