@@ -21,6 +21,15 @@ pub enum AppError {
         /// Human explanation.
         detail: String,
     },
+    /// The request is well-formed but cannot be done as asked (a member not entitled, a date in
+    /// the past), with a stable code naming why.
+    #[error("{detail}")]
+    Unprocessable {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human explanation.
+        detail: String,
+    },
     /// The request is well-formed but fields fail validation.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -98,6 +107,7 @@ impl AppError {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

@@ -572,6 +572,15 @@ pub async fn locked(tx: &mut Tx, id: i64) -> Result<HouseholdRecord> {
     fetch_in(tx, id).await
 }
 
+/// The household and township of a member.
+pub async fn of_member(db: &Db, member_id: i64) -> Result<(i64, String)> {
+    on_db!(db, p => sqlx::query_as(
+        "select m.household_id, h.township_id from member m join household h on h.household_id = m.household_id
+          where m.member_id = $1")
+        .bind(member_id).fetch_optional(p).await)?
+    .ok_or(AppError::NotFound("member"))
+}
+
 /// Every household's id, in order.
 pub async fn ids(db: &Db) -> Result<Vec<i64>> {
     Ok(

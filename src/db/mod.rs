@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod cards;
+pub mod checkups;
+pub mod contracts;
 pub mod disbursement;
 pub mod household_search;
 pub mod households;

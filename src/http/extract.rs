@@ -41,6 +41,12 @@ policy!(
     /// Those who change household files (township staff within their township).
     RegisterWrite, "changing household files", [Office, Township]);
 policy!(
+    /// Those who book checkups and sign family-doctor contracts (a clinic at its own facility).
+    ClinicWork, "checkups and family-doctor contracts", [Office, Clinic]);
+policy!(
+    /// Those who read checkups and contracts (each within its scope; the auditor masked).
+    ClinicRead, "checkup and contract lists", [Office, Township, Clinic, Auditor]);
+policy!(
     /// Every staff account.
     AnyStaff, "this service", [Office, Township, Desk, Clinic, Auditor]);
 

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 mod callers;
 mod card_service;
 pub(crate) mod cards;
+pub(crate) mod clinics;
 mod desk;
 pub mod extract;
 mod health;
@@ -74,6 +75,8 @@ pub struct Shared {
     pub audit_key: Option<Arc<crate::service::audit::AuditKey>>,
     /// Whether console cookies carry `Secure` (the service is reached over TLS).
     pub secure_cookies: bool,
+    /// The desk's judgements of who may still have this year's free checkup.
+    pub desk_checkups: Arc<crate::service::checkups::DeskEntitlement>,
 }
 
 impl AppState {
@@ -87,6 +90,7 @@ impl AppState {
             verifier: None,
             audit_key: None,
             secure_cookies: false,
+            desk_checkups: Arc::default(),
         }))
     }
 
@@ -177,6 +181,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(places::router())
+        .merge(clinics::router())
         .merge(accounts::router())
         .merge(households::router())
         .merge(rules::router())

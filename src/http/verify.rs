@@ -105,8 +105,8 @@ pub struct Answer {
     reason_zh: &'static str,
     card: Option<DeskCard>,
     priorities: Vec<Priority>,
-    /// Whether this year's free checkup is still available; unknown (null) until checkups are
-    /// recorded by the clinics' booking.
+    /// Beside a valid card: whether the holder may still have this year's free checkup
+    /// (entitled today, none booked or done this year); null for any other verdict.
     checkup_available: Option<bool>,
     note_zh: Option<&'static str>,
 }
@@ -373,7 +373,16 @@ async fn verify(
     Json(scan): Json<Scan>,
 ) -> Result<Json<Answer>> {
     let verifier = s.verifier.as_ref().ok_or(AppError::Unavailable)?;
-    Ok(Json(verifier.submit(&caller, scan.qr).await?))
+    let mut answer = verifier.submit(&caller, scan.qr).await?;
+    // Only beside a valid card, after the verdict is logged: the checkup line never changes it.
+    if let Some(card) = answer.card.as_ref().filter(|_| answer.verdict == "valid") {
+        let book = s.rule_book().await?;
+        answer.checkup_available = s
+            .desk_checkups
+            .available(&s.db, &book, &card.serial, crate::time::today())
+            .await?;
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Serialize, sqlx::FromRow)]

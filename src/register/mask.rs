@@ -24,3 +24,9 @@ mod tests {
         assert_eq!(mask_phone("12345"), "*****");
     }
 }
+
+/// The last four characters of an ID number: what lists and the desk show of it.
+pub fn last_four(id_number: &str) -> String {
+    let n = id_number.chars().count();
+    id_number.chars().skip(n.saturating_sub(4)).collect()
+}

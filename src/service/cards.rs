@@ -12,35 +12,16 @@ use crate::db::cards::{self, CardRecord, NewCard};
 use crate::db::households::{self, HouseholdRecord};
 use crate::db::{Db, Tx};
 use crate::error::{AppError, Result};
-use crate::rules::{evaluate, Code, Evaluation, RuleBook, Status};
+use crate::rules::{evaluate, Code, Evaluation, RuleBook};
 
 /// Whether `member_id` is granted `green_channel` in an evaluation.
 pub fn green_channel_granted(ev: &Evaluation, member_id: i64) -> bool {
-    let id = member_id.to_string();
-    ev.entitlements.iter().any(|e| {
-        e.code == Code::GreenChannel
-            && e.status == Status::Granted
-            && e.member.as_deref() == Some(id.as_str())
-    })
+    super::granted(ev, Code::GreenChannel, member_id)
 }
 
 /// Why a member is not granted `green_channel`, in both languages.
 fn why_not(ev: &Evaluation, member_id: i64) -> String {
-    if !ev.eligible {
-        return format!("{} / {}", ev.eligibility.zh, ev.eligibility.en);
-    }
-    let id = member_id.to_string();
-    ev.not_applicable
-        .iter()
-        .chain(ev.entitlements.iter())
-        .find(|e| e.code == Code::GreenChannel && e.member.as_deref() == Some(id.as_str()))
-        .map_or_else(
-            || {
-                "该成员不享受就医绿色通道 / the member is not entitled to the green channel"
-                    .to_owned()
-            },
-            |e| format!("{} / {}", e.basis.zh, e.basis.en),
-        )
+    super::why_not(ev, Code::GreenChannel, member_id)
 }
 
 /// Why a card is revoked: a closed list, so that reports can count them.

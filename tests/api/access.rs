@@ -114,6 +114,118 @@ fn endpoints(
             Some(json!({})),
             &["office"],
         ),
+        // Clinics (二(五)4, 二(五)6). Ids that do not exist: the allowed roles get past the
+        // role check (404 or 422), the others are refused before anything is looked up.
+        (
+            Method::GET,
+            "/api/v1/facilities/1/checkup-capacity".into(),
+            None,
+            &["office", "clinic"],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/facilities/1/checkup-capacity".into(),
+            Some(json!({"weekdays": [0, 0, 0, 0, 0, 0, 0]})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/checkups".into(),
+            Some(json!({"member_id": 999999, "on": "2099-01-01"})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/checkups?facility_id=1".into(),
+            None,
+            &["office", "clinic"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/checkups/due".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/checkups/999999".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/checkups/999999/complete".into(),
+            Some(json!({"summary": "x"})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/checkups/999999/cancel".into(),
+            Some(json!({})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/checkups/999999/no-show".into(),
+            Some(json!({})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/contracts".into(),
+            Some(
+                json!({"member_id": 999999, "doctor_name": "王医生", "doctor_code": "D1", "health_record_ref": "R1"}),
+            ),
+            &["office", "clinic"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contracts/999999".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/contracts/999999/renew".into(),
+            Some(json!({})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/contracts/999999/end".into(),
+            Some(json!({"reason": "moved_away"})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contracts/999999/follow-ups".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/contracts/999999/follow-ups".into(),
+            Some(json!({"on": "2020-01-01", "doctor_name": "王医生", "kind": "visit"})),
+            &["office", "clinic"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contracts/renewals-due".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contracts/follow-ups-overdue".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contracts/unsigned".into(),
+            None,
+            &["office", "township", "clinic", "auditor"],
+        ),
     ]
 }
 

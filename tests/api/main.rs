@@ -29,6 +29,7 @@ macro_rules! both {
 mod access;
 mod browser;
 mod cards;
+mod clinics;
 mod console;
 mod desk;
 mod disbursement;
