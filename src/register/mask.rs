@@ -14,6 +14,12 @@ pub fn mask_phone(phone: &str) -> String {
     s
 }
 
+/// The last four characters of an ID number: what lists and the desk show of it.
+pub fn last_four(id_number: &str) -> String {
+    let n = id_number.chars().count();
+    id_number.chars().skip(n.saturating_sub(4)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,10 +29,10 @@ mod tests {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("12345"), "*****");
     }
-}
 
-/// The last four characters of an ID number: what lists and the desk show of it.
-pub fn last_four(id_number: &str) -> String {
-    let n = id_number.chars().count();
-    id_number.chars().skip(n.saturating_sub(4)).collect()
+    #[test]
+    fn id_numbers_show_their_last_four() {
+        assert_eq!(last_four("370303197001011234"), "1234");
+        assert_eq!(last_four("12"), "12");
+    }
 }

@@ -36,6 +36,10 @@ both! {
             "/cards/{serial}/reinstate", "/cards/{serial}/revoke", "/cards/{serial}/reissue",
             "/verify", "/verify/recent", "/audit/verifications", "/audit/per-day", "/audit/copy-alerts",
             "/audit/check", "/audit/checkpoints", "/openapi.json",
+            "/facilities/{id}/checkup-capacity", "/checkups", "/checkups/due", "/checkups/{id}",
+            "/checkups/{id}/complete", "/checkups/{id}/cancel", "/checkups/{id}/no-show", "/contracts",
+            "/contracts/renewals-due", "/contracts/follow-ups-overdue", "/contracts/unsigned",
+            "/contracts/{id}", "/contracts/{id}/renew", "/contracts/{id}/end", "/contracts/{id}/follow-ups",
         ];
         let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
         documented.sort();
