@@ -231,6 +231,12 @@ pub async fn ending_by(db: &Db, by: NaiveDate, within: Within<'_>) -> Result<Vec
     list(db, &sql, by, within).await
 }
 
+/// Every active contract within reach, the soonest ending first.
+pub async fn active(db: &Db, within: Within<'_>) -> Result<Vec<ContractRow>> {
+    let never = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
+    ending_by(db, never, within).await
+}
+
 /// Active contracts whose next follow-up was due before `today`, the longest overdue first.
 pub async fn follow_ups_overdue(
     db: &Db,

@@ -12,12 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ClinicRead, ClinicWork, Json, Path, Query, Staff};
 use super::AppState;
-use crate::auth::{Caller, StaffRole};
-use crate::card::MaskedName;
+use crate::auth::Caller;
 use crate::db::checkups::{self as store, Capacity, CheckupRow, DatePlaces};
 use crate::db::contracts::{self, ContractRow, FollowUpRow};
 use crate::error::{AppError, Result};
-use crate::register::mask::last_four;
+use crate::register::mask::{last_four, shown_name};
 use crate::register::text::Reason;
 use crate::service::checkups::{self, DayPlaces, Outcome, Patient, REFERENCE, SUMMARY};
 use crate::service::contracts::{EndReason, FollowUpKind, Renewal, Signing};
@@ -46,15 +45,6 @@ pub fn router() -> Router<AppState> {
             "/contracts/{id}/follow-ups",
             get(list_follow_ups).post(add_follow_up),
         )
-}
-
-/// A name as the caller may see it: masked for the auditor.
-pub fn shown_name(caller: &Caller, name: &str) -> String {
-    if caller.role == StaffRole::Auditor {
-        MaskedName::mask(name).map_or_else(|_| "*".to_owned(), |m| m.as_str().to_owned())
-    } else {
-        name.to_owned()
-    }
 }
 
 /// The days a capacity answer shows ahead.
@@ -88,23 +78,13 @@ struct CapacityBody {
     dates: Vec<DateView>,
 }
 
-/// The capacity of a facility with the coming days' free places.
-pub async fn capacity_view(s: &AppState, facility_id: i64) -> Result<(Capacity, Vec<DayPlaces>)> {
-    let today = today();
-    let c = store::capacity(&s.db, facility_id, today).await?;
-    let to = today + chrono::Duration::days(i64::from(DAYS_SHOWN));
-    let booked = store::booked_between(&s.db, facility_id, today, to).await?;
-    let days = checkups::days_ahead(&c, &booked, today, DAYS_SHOWN);
-    Ok((c, days))
-}
-
 async fn get_capacity(
     caller: Staff<ClinicWork>,
     State(s): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<CapacityView>> {
     let f = checkups::facility_for(&s.db, &caller, Some(id)).await?;
-    let (c, days) = capacity_view(&s, f.facility_id).await?;
+    let (c, days) = checkups::coming_days(&s.db, f.facility_id, today(), DAYS_SHOWN).await?;
     Ok(Json(CapacityView {
         facility_id: f.facility_id,
         weekdays: c.weekdays,
@@ -200,9 +180,6 @@ struct BookBody {
     facility_id: Option<i64>,
 }
 
-/// The most characters a scanned card's text may have.
-const QR_MAX: usize = 2048;
-
 async fn book(
     caller: Staff<ClinicWork>,
     State(s): State<AppState>,
@@ -210,11 +187,15 @@ async fn book(
 ) -> Result<(StatusCode, Json<CheckupView>)> {
     let patient = match (b.member_id, b.qr) {
         (Some(id), None) => Patient::Member(id),
-        (None, Some(qr)) if qr.len() <= QR_MAX => Patient::Card(qr),
+        (None, Some(qr)) if qr.len() <= checkups::QR_MAX => Patient::Card(qr),
         (None, Some(_)) => {
             return Err(AppError::field(
                 "qr",
-                format!("最多{QR_MAX}个字符 / at most {QR_MAX} characters"),
+                format!(
+                    "最多{}个字符 / at most {} characters",
+                    checkups::QR_MAX,
+                    checkups::QR_MAX
+                ),
             ))
         }
         _ => {
@@ -346,39 +327,12 @@ struct DueView {
     townships: Vec<checkups::TownshipRate>,
 }
 
-/// The township a list is limited to: a township account's own (naming another is refused), a
-/// clinic's facility's, or the one asked for.
-pub async fn list_township(
-    s: &AppState,
-    caller: &Caller,
-    asked: Option<String>,
-) -> Result<Option<String>> {
-    match caller.role {
-        StaffRole::Township => {
-            let own = caller.township_id.clone();
-            if asked.is_some() && asked != own {
-                return Err(AppError::NotFound("township"));
-            }
-            Ok(own)
-        }
-        StaffRole::Clinic => {
-            let f = crate::db::places::facility(&s.db, caller.facility_id.unwrap_or(0)).await?;
-            Ok(if checkups::clinic_reaches(&f, "") {
-                asked
-            } else {
-                f.township_id
-            })
-        }
-        _ => Ok(asked),
-    }
-}
-
 async fn due(
     caller: Staff<ClinicRead>,
     State(s): State<AppState>,
     Query(q): Query<DueQuery>,
 ) -> Result<Json<DueView>> {
-    let township = list_township(&s, &caller, q.township).await?;
+    let township = checkups::list_township(&s.db, &caller, q.township).await?;
     let today = today();
     let book = s.rule_book().await?;
     let due = checkups::due(
@@ -652,7 +606,7 @@ async fn unsigned(
     State(s): State<AppState>,
     Query(q): Query<TownshipQuery>,
 ) -> Result<Json<Vec<crate::service::contracts::Unsigned>>> {
-    let township = list_township(&s, &caller, q.township).await?;
+    let township = checkups::list_township(&s.db, &caller, q.township).await?;
     let book = s.rule_book().await?;
     let mut rows =
         crate::service::contracts::unsigned(&s.db, book, township.as_deref(), today()).await?;

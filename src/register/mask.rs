@@ -1,6 +1,18 @@
 //! Masking of personal data for roles and places that do not need it in full. Names are masked
 //! by the card's rule (`card::MaskedName`), so a desk sees one form everywhere.
 
+use crate::auth::{Caller, StaffRole};
+use crate::card::MaskedName;
+
+/// A name as `caller` may see it: masked for the auditor, whole for those who serve the family.
+pub fn shown_name(caller: &Caller, name: &str) -> String {
+    if caller.role == StaffRole::Auditor {
+        MaskedName::mask(name).map_or_else(|_| "*".to_owned(), |m| m.as_str().to_owned())
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Masks a phone number, keeping the first three and last four digits: 138****5678.
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();

@@ -114,4 +114,12 @@ impl FacilityKind {
     pub fn does_checkups(self) -> bool {
         self.is_designated()
     }
+
+    /// Whether it is primary care (镇卫生院, 社区卫生服务中心): who signs family doctors (二(五)6).
+    pub fn is_primary_care(self) -> bool {
+        matches!(
+            self,
+            Self::TownshipHealthCentre | Self::CommunityHealthCentre
+        )
+    }
 }

@@ -23,6 +23,8 @@ pub const BOOK_AHEAD_DAYS: i64 = 366;
 pub const MAX_PLACES: i32 = 1000;
 /// The most dated exceptions one capacity holds.
 pub const MAX_DATES: usize = 400;
+/// The most characters a scanned card's text may have.
+pub const QR_MAX: usize = 2048;
 
 /// Who is to be booked: a member by id, or the holder of a scanned card.
 #[derive(Debug, Clone)]
@@ -88,6 +90,85 @@ fn does_checkups(f: &Facility) -> Result<()> {
 pub fn clinic_reaches(f: &Facility, township_id: &str) -> bool {
     f.kind == FacilityKind::DistrictHospital.as_str()
         || f.township_id.as_deref().is_none_or(|t| t == township_id)
+}
+
+/// A member a clinic may book or sign, as its screens show them.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The member.
+    pub member_id: i64,
+    /// Its household.
+    pub household_id: i64,
+    /// The name, whole (the caller masks it for its role).
+    pub name: String,
+    /// The ID number's last four.
+    pub id_last_four: String,
+}
+
+/// The member a patient names, if `caller` at `facility` may reach them: the booking form shows
+/// who it is about to book. Refusals are the booking's own (`not_found`, `card_not_valid`).
+pub async fn patient(
+    db: &Db,
+    keys: Option<&KeySet>,
+    patient: &Patient,
+    caller: &Caller,
+    facility: &Facility,
+    today: NaiveDate,
+) -> Result<Found> {
+    let (member_id, household_id) = member_of(db, keys, patient, caller, facility, today).await?;
+    let record = households::get(db, household_id).await?;
+    let member = record
+        .members
+        .iter()
+        .find(|m| m.member_id == member_id)
+        .ok_or(AppError::NotFound("member"))?;
+    Ok(Found {
+        member_id,
+        household_id,
+        name: member.name.clone(),
+        id_last_four: crate::register::mask::last_four(&member.id_number),
+    })
+}
+
+/// The township a list is limited to: a township account's own (naming another is refused), a
+/// clinic's facility's (none for a facility that reaches the whole district), or the one asked.
+pub async fn list_township(
+    db: &Db,
+    caller: &Caller,
+    asked: Option<String>,
+) -> Result<Option<String>> {
+    match caller.role {
+        StaffRole::Township => {
+            let own = caller.township_id.clone();
+            if asked.is_some() && asked != own {
+                return Err(AppError::NotFound("township"));
+            }
+            Ok(own)
+        }
+        StaffRole::Clinic => {
+            let f = places::facility(db, caller.facility_id.unwrap_or(0)).await?;
+            Ok(if clinic_reaches(&f, "") {
+                asked
+            } else {
+                f.township_id
+            })
+        }
+        _ => Ok(asked),
+    }
+}
+
+/// A facility's capacity with the places of the `days` days from `today`, taken and free.
+pub async fn coming_days(
+    db: &Db,
+    facility_id: i64,
+    today: NaiveDate,
+    days: u32,
+) -> Result<(Capacity, Vec<DayPlaces>)> {
+    let c = checkups::capacity(db, facility_id, today).await?;
+    let to = today + chrono::Duration::days(i64::from(days));
+    let booked = checkups::booked_between(db, facility_id, today, to).await?;
+    let shown = days_ahead(&c, &booked, today, days);
+    Ok((c, shown))
 }
 
 /// The member a patient names, with the household file it belongs to (read without lock).

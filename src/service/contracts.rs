@@ -109,9 +109,10 @@ fn required(field: &str, value: &str, rule: text::TextRule) -> Result<String> {
     Ok(v.to_owned())
 }
 
-fn primary_care(f: &Facility) -> Result<()> {
+/// Whether a facility signs family doctors, as a refusal when it does not.
+pub fn primary_care(f: &Facility) -> Result<()> {
     match f.kind.parse::<FacilityKind>() {
-        Ok(FacilityKind::TownshipHealthCentre | FacilityKind::CommunityHealthCentre) => Ok(()),
+        Ok(k) if k.is_primary_care() => Ok(()),
         _ => Err(unprocessable(
             "facility_not_primary_care",
             format!("“{}”不是基层医疗机构（镇卫生院或社区卫生服务中心），不签约家庭医生 / only a township or community health centre signs family-doctor contracts", f.name),

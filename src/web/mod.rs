@@ -1,4 +1,4 @@
-//! The console: server-rendered pages for the district office and the townships, beside the JSON
+//! The console: server-rendered pages for the district office, the townships and the clinics, beside the JSON
 //! API. Templates are compiled into the binary (askama), and so are the two assets; every page
 //! carries a CSP without inline script. Signed-in users are recognised by a session cookie
 //! ([`session`]); every form post carries the session's CSRF token.
@@ -6,6 +6,7 @@
 mod accounts;
 mod audit;
 mod cards;
+mod clinic;
 mod disbursement;
 mod edit;
 mod facilities;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(rules::router())
         .merge(facilities::router())
+        .merge(clinic::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

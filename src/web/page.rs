@@ -26,6 +26,10 @@ pub struct Chrome {
     pub writes: bool,
     /// Whether the account reads the audit pages (office, auditor).
     pub audits: bool,
+    /// Whether the account books checkups and signs family doctors (office, clinic).
+    pub clinic_work: bool,
+    /// Whether the account reads the checkup and contract lists (all but the desk).
+    pub clinic_lists: bool,
     /// The menu entry of this page.
     pub active: &'static str,
 }
@@ -44,6 +48,8 @@ impl Chrome {
             ),
             writes: matches!(session.caller.role, StaffRole::Office | StaffRole::Township),
             audits: matches!(session.caller.role, StaffRole::Office | StaffRole::Auditor),
+            clinic_work: matches!(session.caller.role, StaffRole::Office | StaffRole::Clinic),
+            clinic_lists: session.caller.role != StaffRole::Desk,
             active,
         }
     }

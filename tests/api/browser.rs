@@ -107,6 +107,23 @@ impl Browser {
             .unwrap();
     }
 
+    /// Clicks `css`, a link or a form's button, and waits for the page it loads: a click does not
+    /// always wait for the navigation it starts, and the next page may hold an element of the
+    /// same name as this one. `confirm`: the form asks first, and the test accepts.
+    pub async fn follow(&self, css: &str, confirm: bool) {
+        self.eval("window.__leaving = true; return true;").await;
+        self.click(css).await;
+        if confirm {
+            self.c().accept_alert().await.unwrap();
+        }
+        self.wait_for(
+            &format!("the page after {css}"),
+            "return window.__leaving === undefined && document.readyState === 'complete';",
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+
     /// The text of the element `css`, waiting for it to appear.
     pub async fn text(&self, css: &str) -> String {
         self.c()

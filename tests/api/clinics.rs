@@ -17,17 +17,17 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
 
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     greenchannel::time::today()
 }
 
 /// The day after tomorrow (Beijing time): bookable whatever the hour.
-fn soon() -> NaiveDate {
+pub(crate) fn soon() -> NaiveDate {
     today() + Duration::days(2)
 }
 
 /// A household whose couple is entitled to the checkup (the woman 49+), with distinct ID numbers.
-fn couple(n: u32) -> Value {
+pub(crate) fn couple(n: u32) -> Value {
     let mut h = bereaved_household();
     h["members"][0]["id_number"] = json!(id(1966, 3, 20, true, 100 + n));
     h["members"][1]["id_number"] = json!(id(1964, 11, 2, false, 100 + n));
@@ -36,7 +36,7 @@ fn couple(n: u32) -> Value {
 }
 
 /// The member ids of a created household: mother, father.
-fn parents(h: &Value) -> (i64, i64) {
+pub(crate) fn parents(h: &Value) -> (i64, i64) {
     (
         h["members"][0]["member_id"].as_i64().unwrap(),
         h["members"][1]["member_id"].as_i64().unwrap(),
@@ -70,7 +70,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 /// A township health centre of 丝绸路街道 (the test township) with a clinic account: its token
 /// and facility id.
-async fn health_centre(app: &TestApp, name: &str, township: &str) -> (String, i64) {
+pub(crate) async fn health_centre(app: &TestApp, name: &str, township: &str) -> (String, i64) {
     let f = app
         .post("/api/v1/facilities", &app.office, &json!({"name": name, "kind": "township_health_centre", "level": 1, "township_id": township}))
         .await;

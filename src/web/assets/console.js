@@ -1,5 +1,5 @@
 // The console's only script: a confirmation before forms (or buttons) that change something
-// hard to undo, and nothing else. No inline script anywhere (the pages' CSP forbids it).
+// hard to undo, and the print buttons. No inline script anywhere (the pages' CSP forbids it).
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target;
@@ -8,5 +8,10 @@ document.addEventListener("submit", (event) => {
   const question = (button && button.dataset.confirmButton) || form.dataset.confirm;
   if (question && !window.confirm(question)) {
     event.preventDefault();
+  }
+});
+document.addEventListener("click", (event) => {
+  if (event.target instanceof Element && event.target.closest(".print-page")) {
+    window.print();
   }
 });

@@ -52,7 +52,7 @@ async fn attempt(base: &str, name: &str, password: &str) -> reqwest::Response {
 }
 
 /// Signs in; returns the session cookie header and the session's CSRF token.
-async fn sign_in(base: &str, name: &str, password: &str) -> (String, String) {
+pub(super) async fn sign_in(base: &str, name: &str, password: &str) -> (String, String) {
     let res = attempt(base, name, password).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signing in as {name}");
     let session = set_cookie(&res, "gc_session").expect("a session cookie");
@@ -77,7 +77,7 @@ fn results_of(body: &str) -> &str {
         .unwrap_or_else(|| panic!("not a search page: {body}"))
 }
 
-async fn get(base: &str, path: &str, cookie: &str) -> reqwest::Response {
+pub(super) async fn get(base: &str, path: &str, cookie: &str) -> reqwest::Response {
     client()
         .get(format!("{base}{path}"))
         .header("cookie", cookie)

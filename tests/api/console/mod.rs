@@ -2,6 +2,7 @@
 //! office's main errand in a real headless Chromium.
 
 mod browser;
+mod clinic;
 mod http;
 
 use std::net::SocketAddr;
