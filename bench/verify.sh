@@ -14,6 +14,7 @@
 #   DURATION=10s HOUSEHOLDS=80000 bench/verify.sh
 #   BACKENDS=sqlite bench/verify.sh      # one backend only
 #   SERVER_ENV="RUST_LOG=debug" bench/verify.sh   # extra environment for the server
+#   BIN=/tmp/before/target/release/greenchannel bench/verify.sh   # another build
 #
 # Needs wrk (Debian package `wrk`), curl and python3. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -28,8 +29,12 @@ ROUNDS=${ROUNDS:-3}
 PG_ADMIN=${GREENCHANNEL_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release --quiet
-BIN=$PWD/target/release/greenchannel
+# BIN=path/to/greenchannel measures another build (say, the commit before a change) with this
+# script; otherwise this checkout's release build.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=$PWD/target/release/greenchannel
+fi
 WORK=$(mktemp -d)
 SERVER=""
 PRINTER=""

@@ -130,6 +130,65 @@ pub async fn patient(
     })
 }
 
+/// The most households sharing a last four a search looks through (a district of 100,000
+/// households has about ten per last four).
+const FIND_LIMIT: i64 = 500;
+
+/// The members `caller` at `facility` finds by a whole name and the ID number's last four —
+/// both, so that a clinic finds the person in front of it and cannot browse the register —
+/// among those it may reach (a township's facility: its township's members).
+pub async fn find_members(
+    db: &Db,
+    caller: &Caller,
+    facility: &Facility,
+    name: &str,
+    id_last_four: &str,
+) -> Result<Vec<Found>> {
+    use crate::db::household_search::{search, Filter, Needle};
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::field("name", "请填写姓名 / give the name"));
+    }
+    text::check(name, text::NAME).map_err(|e| AppError::field("name", e))?;
+    let last_four = id_last_four.trim().to_ascii_uppercase();
+    let id_char = |c: char| c.is_ascii_digit() || c == 'X';
+    if last_four.chars().count() != 4 || !last_four.chars().all(id_char) {
+        return Err(AppError::field(
+            "id_last_four",
+            "身份证号后四位应为4位数字（末位可为X） / four digits, the last may be X",
+        ));
+    }
+    let township = match caller.role {
+        StaffRole::Clinic if facility.kind != FacilityKind::DistrictHospital.as_str() => {
+            facility.township_id.as_deref()
+        }
+        StaffRole::Clinic | StaffRole::Office => None,
+        _ => return Err(AppError::Forbidden("only the office and clinics".into())),
+    };
+    let filter = Filter {
+        township,
+        ..Filter::default()
+    };
+    let (_, members) = search(
+        db,
+        &Needle::IdLastFour(last_four.clone()),
+        &filter,
+        0,
+        FIND_LIMIT,
+    )
+    .await?;
+    Ok(members
+        .into_iter()
+        .filter(|m| m.name == name && m.id_number.to_ascii_uppercase().ends_with(&last_four))
+        .map(|m| Found {
+            member_id: m.member_id,
+            household_id: m.household_id,
+            id_last_four: crate::register::mask::last_four(&m.id_number),
+            name: m.name,
+        })
+        .collect())
+}
+
 /// The township a list is limited to: a township account's own (naming another is refused), a
 /// clinic's facility's (none for a facility that reaches the whole district), or the one asked.
 pub async fn list_township(

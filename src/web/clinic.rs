@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/checkups", get(day))
         .route("/checkups/find", post(find))
+        .route("/contracts/find", post(find_to_sign))
         .route("/checkups/book", get(book_form).post(book))
         .route("/checkups/capacity", get(capacity_form).post(save_capacity))
         .route("/checkups/due", get(due))
@@ -373,6 +374,10 @@ struct BookPage {
     member: Option<(i64, String, String)>,
     /// The scanned card's text, carried to the booking (a card books beyond the township).
     qr: String,
+    /// Members a search by name and last four found: id, name, last four.
+    matches: Vec<(i64, String, String)>,
+    /// Whether a search was made (so "none found" can be said).
+    searched: bool,
     days: Vec<DayLine>,
     alert: Option<String>,
 }
@@ -400,6 +405,8 @@ async fn book_page(
         facility_name: String::new(),
         member: None,
         qr: String::new(),
+        matches: vec![],
+        searched: false,
         days: vec![],
         alert: None,
     };
@@ -445,34 +452,107 @@ async fn book_form(
 
 #[derive(Deserialize)]
 struct FindForm {
+    #[serde(default)]
     qr: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    id_last_four: String,
     #[serde(default)]
     facility_id: Option<i64>,
 }
 
-/// A scanned card: the member it names, on the booking form (a POST, so the card's text stays
-/// out of addresses and logs).
+/// The members a name and last four find at the caller's facility, as (id, name, last four), or
+/// the refusal to show when the search itself is refused (a bad last four, say).
+async fn matches_of(
+    s: &AppState,
+    session: &Session,
+    facility_id: i64,
+    f: &FindForm,
+) -> Result<Result<Vec<(i64, String, String)>, String>, AppError> {
+    let facility = checkups::facility_for(&s.db, &session.caller, Some(facility_id)).await?;
+    match checkups::find_members(&s.db, &session.caller, &facility, &f.name, &f.id_last_four).await
+    {
+        Ok(found) => Ok(Ok(found
+            .into_iter()
+            .map(|m| {
+                (
+                    m.member_id,
+                    shown_name(&session.caller, &m.name),
+                    m.id_last_four,
+                )
+            })
+            .collect())),
+        Err(e) if !e.status_and_code().0.is_server_error() => Ok(Err(refusal_text(&e))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The member for a booking: the holder of a scanned card, or those a name and the ID number's
+/// last four find (a POST, so neither the card's text nor a name lands in addresses and logs).
 async fn find(
     State(s): State<AppState>,
     Posted(signed, f): Posted<ClinicWork, FindForm>,
 ) -> Result<Response, PageError> {
     let qr = f.qr.trim();
-    if qr.is_empty() || qr.len() > checkups::QR_MAX {
+    if qr.len() > checkups::QR_MAX {
         let mut p = book_page(&s, &signed, f.facility_id, None).await?;
-        p.alert = Some("请扫描方便就医卡上的二维码 / scan the card's QR code".into());
+        p.alert = Some(format!(
+            "二维码内容过长 / at most {} characters",
+            checkups::QR_MAX
+        ));
         return unprocessable(&p);
     }
-    let p = book_page(
-        &s,
-        &signed,
-        f.facility_id,
-        Some(&Patient::Card(qr.to_owned())),
-    )
-    .await?;
-    if p.alert.is_some() {
-        unprocessable(&p)
-    } else {
-        render(&p)
+    if !qr.is_empty() {
+        let p = book_page(
+            &s,
+            &signed,
+            f.facility_id,
+            Some(&Patient::Card(qr.to_owned())),
+        )
+        .await?;
+        return if p.alert.is_some() {
+            unprocessable(&p)
+        } else {
+            render(&p)
+        };
+    }
+    let mut p = book_page(&s, &signed, f.facility_id, None).await?;
+    if p.facility_id == 0 {
+        return render(&p);
+    }
+    p.searched = true;
+    match matches_of(&s, &signed, p.facility_id, &f).await? {
+        Ok(m) => {
+            p.matches = m;
+            render(&p)
+        }
+        Err(refusal) => {
+            p.alert = Some(refusal);
+            unprocessable(&p)
+        }
+    }
+}
+
+/// The member to sign a contract with, found by name and the ID number's last four.
+async fn find_to_sign(
+    State(s): State<AppState>,
+    Posted(signed, f): Posted<ClinicWork, FindForm>,
+) -> Result<Response, PageError> {
+    let mut p = sign_page(&s, &signed, f.facility_id, None).await?;
+    if p.facility_id == 0 {
+        return render(&p);
+    }
+    p.searched = true;
+    match matches_of(&s, &signed, p.facility_id, &f).await? {
+        Ok(m) => {
+            p.matches = m;
+            render(&p)
+        }
+        Err(refusal) => {
+            p.alert = Some(refusal);
+            unprocessable(&p)
+        }
     }
 }
 
@@ -907,6 +987,8 @@ struct SignPage {
     facility_id: i64,
     facility_name: String,
     member: Option<(i64, String, String)>,
+    matches: Vec<(i64, String, String)>,
+    searched: bool,
     today: String,
     alert: Option<String>,
 }
@@ -925,6 +1007,8 @@ async fn sign_page(
         facility_id: 0,
         facility_name: String::new(),
         member: None,
+        matches: vec![],
+        searched: false,
         today: today().to_string(),
         alert: None,
     };

@@ -199,6 +199,43 @@ both! {
         ]).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(res.text().await.unwrap().contains("不安排免费查体"), "the refusal is on the page");
+        // The person at the counter found by whole name and the ID number's last four — both.
+        let her_id = couple(8)["members"][0]["id_number"].as_str().unwrap().to_owned();
+        let last_four = &her_id[her_id.len() - 4..];
+        let find = |name: &str, four: &str| {
+            let (base, clinic, csrf) = (base.clone(), clinic.clone(), csrf.clone());
+            let (name, four) = (name.to_owned(), four.to_owned());
+            async move {
+                let res = post(&base, "/checkups/find", &clinic, &[
+                    ("csrf", csrf.as_str()), ("name", &name), ("id_last_four", &four),
+                ]).await;
+                (res.status(), res.text().await.unwrap())
+            }
+        };
+        let (status, page) = find("张秀兰", last_four).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(&format!("id=\"match-{mother}\"")), "found by name and last four");
+        let other_four = if last_four == "0000" { "1111" } else { "0000" };
+        let (status, page) = find("张秀兰", other_four).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("id=\"no-match\"") && !page.contains("id=\"match-"), "a wrong last four finds no one");
+        let (status, page) = find("张秀", last_four).await;
+        assert!(status == StatusCode::OK && page.contains("id=\"no-match\""), "part of a name finds no one");
+        let (status, page) = find("张秀兰", "12a4").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("身份证号后四位应为4位数字") && !page.contains("id=\"matches\""), "the bad field is named");
+        // A health centre of another township does not find this township's member.
+        let (_, other) = health_centre(&app, "城北街道社区卫生服务中心", "370306002").await;
+        set_password(&app, &format!("clinic-{other}"), "centre-password-2", false).await;
+        let (centre, centre_csrf) =
+            crate::console::http::sign_in(&base, &format!("clinic-{other}"), "centre-password-2").await;
+        let res = post(&base, "/contracts/find", &centre, &[
+            ("csrf", centre_csrf.as_str()), ("name", "张秀兰"), ("id_last_four", last_four),
+        ]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("id=\"no-match\"") && !page.contains("张秀兰"), "another township's centre finds nothing");
+
         // Without the form's token nothing is booked.
         let res = post(&base, "/checkups/book", &clinic, &[
             ("member_id", mother.to_string().as_str()), ("on", &soon().to_string()),
