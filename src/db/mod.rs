@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cards;
 pub mod checkups;
+pub mod contacts;
 pub mod contracts;
 pub mod disbursement;
 pub mod household_search;

@@ -6,6 +6,7 @@ mod callers;
 mod card_service;
 pub(crate) mod cards;
 pub(crate) mod clinics;
+pub(crate) mod contacts;
 mod desk;
 pub mod extract;
 mod health;
@@ -182,6 +183,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(places::router())
         .merge(clinics::router())
+        .merge(contacts::router())
         .merge(accounts::router())
         .merge(households::router())
         .merge(rules::router())

@@ -100,7 +100,8 @@ fn unprocessable(code: &'static str, detail: impl Into<String>) -> AppError {
     }
 }
 
-fn required(field: &str, value: &str, rule: text::TextRule) -> Result<String> {
+/// A required text field: trimmed, not empty, within its rule.
+pub fn required(field: &str, value: &str, rule: text::TextRule) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(AppError::field(field, "不能为空 / must not be empty"));

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod cards;
 pub mod checkups;
+pub mod contacts;
 pub mod contracts;
 pub mod keys;
 pub mod register;

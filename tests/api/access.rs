@@ -226,6 +226,30 @@ fn endpoints(
             None,
             &["office", "township", "clinic", "auditor"],
         ),
+        (
+            Method::POST,
+            format!("{h}/contacts"),
+            Some(json!({"at": "2020-01-01", "how": "phone", "made_by": "李联络"})),
+            &["office", "township"],
+        ),
+        (
+            Method::GET,
+            format!("{h}/contacts"),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contacts/sheet".into(),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contacts/overdue?month=2020-01".into(),
+            None,
+            &["office", "township", "auditor"],
+        ),
     ]
 }
 

@@ -40,6 +40,7 @@ both! {
             "/checkups/{id}/complete", "/checkups/{id}/cancel", "/checkups/{id}/no-show", "/contracts",
             "/contracts/renewals-due", "/contracts/follow-ups-overdue", "/contracts/unsigned",
             "/contracts/{id}", "/contracts/{id}/renew", "/contracts/{id}/end", "/contracts/{id}/follow-ups",
+            "/households/{id}/contacts", "/contacts/sheet", "/contacts/overdue",
         ];
         let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
         documented.sort();

@@ -31,6 +31,7 @@ mod browser;
 mod cards;
 mod clinics;
 mod console;
+mod contacts;
 mod desk;
 mod disbursement;
 mod errors;
