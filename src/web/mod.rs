@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod cards;
 mod clinic;
+mod contacts;
 mod disbursement;
 mod edit;
 mod facilities;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(rules::router())
         .merge(facilities::router())
         .merge(clinic::router())
+        .merge(contacts::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

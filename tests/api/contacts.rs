@@ -21,7 +21,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 /// A household of 丝绸路街道 with its own ID numbers.
-fn family(n: u32) -> Value {
+pub(crate) fn family(n: u32) -> Value {
     let mut h = bereaved_household();
     h["members"][0]["id_number"] = json!(id(1966, 3, 20, true, 400 + n));
     h["members"][1]["id_number"] = json!(id(1964, 11, 2, false, 400 + n));
@@ -37,7 +37,7 @@ async fn household(app: &TestApp, n: u32, registered: &str) -> i64 {
 }
 
 /// Moves a file's registration back in time, as for a family registered before this test.
-async fn registered_at(app: &TestApp, household_id: i64, at: DateTime<Utc>) {
+pub(crate) async fn registered_at(app: &TestApp, household_id: i64, at: DateTime<Utc>) {
     greenchannel::on_db!(&app.db, p => sqlx::query("update household set created_at = $1 where household_id = $2")
         .bind(at).bind(household_id).execute(p).await.map(|_| ()))
     .unwrap();

@@ -153,7 +153,12 @@ async fn set_date(b: &Browser, css: &str, on: chrono::NaiveDate) {
 }
 
 /// A form post as the console's pages make it, redirects not followed.
-async fn post(base: &str, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(super) async fn post(
+    base: &str,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -3,6 +3,7 @@
 
 mod browser;
 mod clinic;
+mod contacts;
 mod http;
 
 use std::net::SocketAddr;
