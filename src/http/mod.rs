@@ -47,6 +47,9 @@ pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 /// A rule book and the id of the last rule document in it.
 type BookAt = (Arc<RuleBook>, i64);
 
+/// A rule book and when it was last checked against the database.
+type CheckedBook = (std::time::Instant, Arc<RuleBook>);
+
 /// What every handler can reach: one shared [`Shared`], so that handing it to a handler (axum
 /// does for every request) costs one reference count, not one per field.
 #[derive(Clone)]
@@ -78,7 +81,14 @@ pub struct Shared {
     pub secure_cookies: bool,
     /// The desk's judgements of who may still have this year's free checkup.
     pub desk_checkups: Arc<crate::service::checkups::DeskEntitlement>,
+    /// The rule book the desk's checkup line reads, and when it was last checked.
+    desk_rules: Arc<std::sync::Mutex<Option<CheckedBook>>>,
 }
+
+/// How long the desk's checkup line reads a rule book before asking the database whether a new
+/// document was loaded: a valid scan then costs no rules query, and a new rule set reaches the
+/// line within this.
+pub const DESK_RULES_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     /// State over a connected database.
@@ -92,6 +102,7 @@ impl AppState {
             audit_key: None,
             secure_cookies: false,
             desk_checkups: Arc::default(),
+            desk_rules: Arc::default(),
         }))
     }
 
@@ -161,6 +172,20 @@ impl AppState {
         self.cards
             .as_deref()
             .ok_or(crate::error::AppError::Unavailable)
+    }
+
+    /// The rule book for the desk's checkup line: [`AppState::rule_book`], asked again at most
+    /// every [`DESK_RULES_FRESH`].
+    pub async fn desk_rule_book(&self) -> crate::error::Result<Arc<RuleBook>> {
+        let lock = || self.desk_rules.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, book)) = lock().as_ref() {
+            if at.elapsed() < DESK_RULES_FRESH {
+                return Ok(book.clone());
+            }
+        }
+        let book = self.rule_book().await?;
+        *lock() = Some((std::time::Instant::now(), book.clone()));
+        Ok(book)
     }
 
     /// The rule book, rebuilt when a document was loaded since (on this or another instance).

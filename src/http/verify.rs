@@ -376,10 +376,11 @@ async fn verify(
     let mut answer = verifier.submit(&caller, scan.qr).await?;
     // Only beside a valid card, after the verdict is logged: the checkup line never changes it.
     if let Some(card) = answer.card.as_ref().filter(|_| answer.verdict == "valid") {
-        let book = s.rule_book().await?;
+        let (book, today) = (s.desk_rule_book().await?, crate::time::today());
+        s.desk_checkups.prefill_once(&s.db, &book, today);
         answer.checkup_available = s
             .desk_checkups
-            .available(&s.db, &book, &card.serial, crate::time::today())
+            .available(&s.db, &book, &card.serial, today)
             .await?;
     }
     Ok(Json(answer))

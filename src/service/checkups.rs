@@ -753,9 +753,16 @@ pub async fn available(
 /// entitled to the checkup, judged on its file at a version under a rule book. The booking
 /// state is read fresh at every scan; only the rules' judgement is reused, and only while the
 /// file's version, the rule book and the day are the ones it was made with.
+///
+/// So that a scan does not load and judge a file (several queries and an evaluation, where the
+/// scan itself costs tens of microseconds), the whole register is judged once a day in the
+/// background ([`DeskEntitlement::prefill`], started by the day's first scan); a file changed
+/// since is judged again at its next scan.
 #[derive(Debug, Default)]
 pub struct DeskEntitlement {
     judged: std::sync::Mutex<std::collections::HashMap<i64, Judged>>,
+    /// The day the register was last judged whole (or is being).
+    prefilled_on: std::sync::Mutex<Option<NaiveDate>>,
 }
 
 /// A judgement and what it was made with (the book is held, so that a new book is never
@@ -818,6 +825,77 @@ impl DeskEntitlement {
             },
         );
         Ok(Some(entitled))
+    }
+
+    /// Judges the whole register for `today` in the background, once a day: the first scan of
+    /// a day starts it, and scans meanwhile judge their own file as before.
+    pub fn prefill_once(
+        self: &std::sync::Arc<Self>,
+        db: &Db,
+        book: &std::sync::Arc<RuleBook>,
+        today: NaiveDate,
+    ) {
+        {
+            let mut on = self.prefilled_on.lock().unwrap_or_else(|p| p.into_inner());
+            if *on == Some(today) {
+                return;
+            }
+            *on = Some(today);
+        }
+        let (me, db, book) = (self.clone(), db.clone(), book.clone());
+        tokio::spawn(async move {
+            if let Err(e) = me.prefill(&db, book, today).await {
+                tracing::warn!(error = %e, "judging the register for the desk's checkup line failed");
+                *me.prefilled_on.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+        });
+    }
+
+    /// Judges every file for `today` under `book` (at most [`DESK_ENTRIES`] members).
+    pub async fn prefill(
+        &self,
+        db: &Db,
+        book: std::sync::Arc<RuleBook>,
+        today: NaiveDate,
+    ) -> Result<()> {
+        let records = households::all_records(db, None).await?;
+        let judged = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for r in &records {
+                let ev = evaluate(&book, &r.facts(), today).ok();
+                for m in &r.members {
+                    let entitled = ev
+                        .as_ref()
+                        .is_some_and(|ev| super::granted(ev, Code::AnnualCheckup, m.member_id));
+                    out.push((
+                        m.member_id,
+                        Judged {
+                            version: r.version,
+                            book: book.clone(),
+                            on: today,
+                            entitled,
+                        },
+                    ));
+                }
+            }
+            out
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+        let mut map = self.lock();
+        for (member_id, j) in judged {
+            if map.len() >= DESK_ENTRIES {
+                break;
+            }
+            // A scan may have judged a newer version meanwhile: keep it.
+            match map.get(&member_id) {
+                Some(old) if old.on == today && old.version > j.version => {}
+                _ => {
+                    map.insert(member_id, j);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, Judged>> {
