@@ -8,6 +8,8 @@ pub mod checkups;
 pub mod contacts;
 pub mod contracts;
 pub mod disbursement;
+pub mod emergencies;
+pub mod festivals;
 pub mod household_search;
 pub mod households;
 pub mod import;

@@ -456,7 +456,7 @@ fn contact_granted(book: &RuleBook, r: &HouseholdRecord, on: NaiveDate) -> bool 
 }
 
 /// The name the sheet shows for a household: its first living parent's, else its first member's.
-fn first_parent(r: &HouseholdRecord) -> String {
+pub fn first_parent(r: &HouseholdRecord) -> String {
     use crate::register::Role;
     r.members
         .iter()

@@ -7,6 +7,8 @@ pub mod cards;
 pub mod checkups;
 pub mod contacts;
 pub mod contracts;
+pub mod emergencies;
+pub mod festivals;
 pub mod keys;
 pub mod register;
 pub mod rules;

@@ -10,7 +10,9 @@ mod clinic;
 mod contacts;
 mod disbursement;
 mod edit;
+mod emergencies;
 mod facilities;
+mod festivals;
 mod households;
 mod import;
 mod page;
@@ -52,6 +54,8 @@ pub fn router() -> Router<AppState> {
         .merge(facilities::router())
         .merge(clinic::router())
         .merge(contacts::router())
+        .merge(emergencies::router())
+        .merge(festivals::router())
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

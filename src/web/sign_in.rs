@@ -73,6 +73,8 @@ struct HomePage {
     without_card: Option<usize>,
     drafts: Vec<String>,
     desk_role: bool,
+    /// Open emergencies (office: all; township: its own), the newest first.
+    emergencies: Vec<super::emergencies::ListRow>,
 }
 
 /// `/`: the sign-in page, or what needs doing.
@@ -92,7 +94,18 @@ async fn home(State(s): State<AppState>, req: Request) -> Result<Response, PageE
         without_card: None,
         drafts: vec![],
         desk_role: matches!(role, StaffRole::Desk | StaffRole::Clinic),
+        emergencies: vec![],
     };
+    if matches!(role, StaffRole::Office | StaffRole::Township) {
+        let open = crate::service::emergencies::list(
+            &s.db,
+            &session.caller,
+            Some(crate::service::emergencies::EmergencyState::Open),
+        )
+        .await?;
+        let townships = crate::db::places::townships(&s.db).await?;
+        page.emergencies = super::emergencies::list_rows(open, &townships);
+    }
     match role {
         StaffRole::Office => {
             page.awaiting = crate::db::cards::awaiting_confirmation(&s.db).await?.len();

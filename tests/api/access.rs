@@ -250,6 +250,61 @@ fn endpoints(
             None,
             &["office", "township", "auditor"],
         ),
+        (
+            Method::POST,
+            format!("{h}/emergencies"),
+            Some(json!({"kind": "accident", "happened_at": "2020-01-01", "what": "摔伤"})),
+            &["office", "township"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/emergencies?state=open".into(),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/emergencies/999999".into(),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/emergencies/999999/steps".into(),
+            Some(json!({"note": "已联系民政"})),
+            &["office", "township"],
+        ),
+        (
+            Method::POST,
+            "/api/v1/emergencies/999999/close".into(),
+            Some(json!({"outcome": "已送医"})),
+            &["office", "township"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/festivals".into(),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        // Its window is backwards: the office gets past the role check (422), nothing stored.
+        (
+            Method::POST,
+            "/api/v1/festivals".into(),
+            Some(json!({"name": "春节", "on": "2027-02-06", "visits_from": "2027-02-07"})),
+            &["office"],
+        ),
+        (
+            Method::GET,
+            "/api/v1/festivals/999999/not-visited".into(),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        (
+            Method::POST,
+            format!("{h}/visits"),
+            Some(json!({"festival_id": 999999, "on": "2020-01-01", "made_by": "王干事"})),
+            &["office", "township"],
+        ),
     ]
 }
 

@@ -232,7 +232,7 @@ async fn serve(app: &TestApp) -> String {
 }
 
 /// Sends every body at once and returns the statuses and codes of the answers.
-async fn race(url: &str, token: &str, bodies: Vec<Value>) -> Vec<(u16, String)> {
+pub(crate) async fn race(url: &str, token: &str, bodies: Vec<Value>) -> Vec<(u16, String)> {
     let client = reqwest::Client::new();
     let tasks: Vec<_> = bodies
         .into_iter()

@@ -41,6 +41,8 @@ both! {
             "/contracts/renewals-due", "/contracts/follow-ups-overdue", "/contracts/unsigned",
             "/contracts/{id}", "/contracts/{id}/renew", "/contracts/{id}/end", "/contracts/{id}/follow-ups",
             "/households/{id}/contacts", "/contacts/sheet", "/contacts/overdue",
+            "/households/{id}/emergencies", "/emergencies", "/emergencies/{id}", "/emergencies/{id}/steps", "/emergencies/{id}/close",
+            "/festivals", "/festivals/{id}/not-visited", "/households/{id}/visits",
         ];
         let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
         documented.sort();

@@ -1,7 +1,8 @@
 //! A township's month of contacts in a real headless Chromium: the sheet shows a family not yet
-//! reached, a contact is logged from its row in a few clicks, and last month's sheet shows the
-//! family overdue. Over HTTP without a browser: who may open the sheet, names masked for the
-//! auditor, a contact dated tomorrow refused on the page and nothing written.
+//! reached, a contact is logged from its row in a few clicks, last month's sheet shows the
+//! family overdue, and a festival's checklist holds it until its visit is recorded. Over HTTP
+//! without a browser: who may open the sheet, names masked for the auditor, a contact dated
+//! tomorrow refused on the page and nothing written.
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
@@ -54,6 +55,23 @@ both! {
         b.c().goto(&format!("{base}/contacts?month={last_month}")).await.unwrap();
         assert_eq!(b.text(&format!("{row} td.state")).await, "逾期");
         assert_eq!(b.eval(&format!("return document.querySelector('{row}').className;")).await, json!("overdue"));
+
+        // A festival the office configured: the family is on its checklist until visited.
+        let festival = app.post("/api/v1/festivals", &app.office, &json!({"name": "冬至", "on": today})).await;
+        assert_eq!(festival.status, reqwest::StatusCode::CREATED, "{}", festival.body);
+        let fid = festival.body["festival_id"].as_i64().unwrap();
+        b.follow("a#nav-festivals", false).await;
+        b.follow(&format!("#festival-{fid} a.checklist"), false).await;
+        let visit = format!("#visit-{hid}");
+        assert!(b.text(&visit).await.contains("张秀兰"));
+        b.fill(&format!("{visit} input[name='note']"), "送去米面油").await;
+        b.screenshot("console", app.backend, "festival-checklist").await;
+        b.follow(&format!("{visit} button.visit"), false).await;
+        assert!(b.text("#message").await.starts_with("已记录"), "{}", b.text("#message").await);
+        assert_eq!(b.text("#all-visited").await, "应走访的家庭均已走访。");
+        let list = app.get(&format!("/api/v1/festivals/{fid}/not-visited"), &app.office).await;
+        assert_eq!(list.body["households"], json!([]), "{}", list.body);
+        assert_eq!(list.body["townships"][0]["visited"], 1);
 
         let errors = b.errors().await;
         assert!(errors.is_empty(), "a script exception or a CSP violation: {errors:#?}");

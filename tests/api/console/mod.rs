@@ -4,6 +4,7 @@
 mod browser;
 mod clinic;
 mod contacts;
+mod emergencies;
 mod http;
 
 use std::net::SocketAddr;
