@@ -1,41 +1,28 @@
-//! Townships' API for the contact person's work (二(二)): the log of a household's contacts, a
-//! month's sheet of those due, contacted or overdue, festival visits and their checklists, and
-//! emergencies reported, acted on and closed. Handlers read the request, call
-//! [`crate::service::contacts`], [`crate::service::festivals`] and
-//! [`crate::service::emergencies`], and mask names for the auditor.
+//! Townships' API for the contact person's monthly work (二(二)): the log of a household's
+//! contacts and a month's sheet of those due, contacted or overdue. Handlers read the request,
+//! call [`crate::service::contacts`] and mask names for the auditor.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Json, OfficeOnly, Path, Query, RegisterRead, RegisterWrite, Staff};
+use super::extract::{Json, Path, Query, RegisterRead, RegisterWrite, Staff};
 use super::AppState;
 use crate::db::contacts::ContactRow;
-use crate::db::emergencies::EmergencyRow;
-use crate::db::festivals::{FestivalRow, VisitRow};
 use crate::error::{AppError, Result};
 use crate::register::mask::shown_name;
 use crate::service::contacts::{self, Contact, ContactHow, Month, SheetRow, TownshipMonth};
-use crate::service::emergencies::{self, Emergency, EmergencyKind, EmergencyState, Report, Step};
-use crate::service::festivals::{self, Checklist, Festival, Visit};
 use crate::time::today;
 
+/// The contact log and the month's sheet.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/households/{id}/contacts", get(list).post(add))
         .route("/contacts/sheet", get(sheet))
         .route("/contacts/overdue", get(overdue))
-        .route("/households/{id}/emergencies", post(report))
-        .route("/emergencies", get(list_emergencies))
-        .route("/emergencies/{id}", get(get_emergency))
-        .route("/emergencies/{id}/steps", post(add_step))
-        .route("/emergencies/{id}/close", post(close))
-        .route("/festivals", get(list_festivals).post(configure_festival))
-        .route("/festivals/{id}/not-visited", get(not_visited))
-        .route("/households/{id}/visits", post(visit))
 }
 
 #[derive(Deserialize)]
@@ -78,7 +65,11 @@ async fn list(
     State(s): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<ContactRow>>> {
-    Ok(Json(contacts::of_household(&s.db, &caller, id).await?))
+    let mut rows = contacts::of_household(&s.db, &caller, id).await?;
+    for r in &mut rows {
+        r.made_by = shown_name(&caller, &r.made_by);
+    }
+    Ok(Json(rows))
 }
 
 #[derive(Deserialize)]
@@ -151,185 +142,4 @@ async fn overdue(
     Query(q): Query<MonthQuery>,
 ) -> Result<Json<SheetView>> {
     Ok(Json(sheet_view(&caller, &s, &q, true).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReportBody {
-    kind: EmergencyKind,
-    happened_at: String,
-    what: String,
-    #[serde(default)]
-    needs: Option<String>,
-}
-
-async fn report(
-    caller: Staff<RegisterWrite>,
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Json(b): Json<ReportBody>,
-) -> Result<(StatusCode, Json<Emergency>)> {
-    let r = Report {
-        kind: b.kind,
-        happened_at: b.happened_at,
-        what: b.what,
-        needs: b.needs,
-    };
-    let e = emergencies::report(&s.db, &caller, id, &r, Utc::now()).await?;
-    Ok((StatusCode::CREATED, Json(e)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StateQuery {
-    #[serde(default)]
-    state: Option<String>,
-}
-
-async fn list_emergencies(
-    caller: Staff<RegisterRead>,
-    State(s): State<AppState>,
-    Query(q): Query<StateQuery>,
-) -> Result<Json<Vec<EmergencyRow>>> {
-    let state = match q.state.as_deref() {
-        None | Some("all") => None,
-        Some(v) => Some(
-            v.parse::<EmergencyState>()
-                .map_err(|e| AppError::field("state", format!("{e}, all")))?,
-        ),
-    };
-    Ok(Json(emergencies::list(&s.db, &caller, state).await?))
-}
-
-async fn get_emergency(
-    caller: Staff<RegisterRead>,
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Json<Emergency>> {
-    Ok(Json(emergencies::get(&s.db, &caller, id).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StepBody {
-    note: String,
-}
-
-async fn add_step(
-    caller: Staff<RegisterWrite>,
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Json(b): Json<StepBody>,
-) -> Result<(StatusCode, Json<Emergency>)> {
-    let e = emergencies::step(&s.db, &caller, id, Step::Action, &b.note).await?;
-    Ok((StatusCode::CREATED, Json(e)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CloseBody {
-    outcome: String,
-}
-
-async fn close(
-    caller: Staff<RegisterWrite>,
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Json(b): Json<CloseBody>,
-) -> Result<Json<Emergency>> {
-    Ok(Json(
-        emergencies::step(&s.db, &caller, id, Step::Close, &b.outcome).await?,
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct YearQuery {
-    #[serde(default)]
-    year: Option<i32>,
-}
-
-async fn list_festivals(
-    _caller: Staff<RegisterRead>,
-    State(s): State<AppState>,
-    Query(q): Query<YearQuery>,
-) -> Result<Json<Vec<FestivalRow>>> {
-    Ok(Json(festivals::list(&s.db, q.year).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FestivalBody {
-    name: String,
-    on: NaiveDate,
-    #[serde(default)]
-    visits_from: Option<NaiveDate>,
-    #[serde(default)]
-    visits_until: Option<NaiveDate>,
-}
-
-async fn configure_festival(
-    caller: Staff<OfficeOnly>,
-    State(s): State<AppState>,
-    Json(b): Json<FestivalBody>,
-) -> Result<(StatusCode, Json<FestivalRow>)> {
-    let f = Festival {
-        name: b.name,
-        on: b.on,
-        visits_from: b.visits_from,
-        visits_until: b.visits_until,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(festivals::configure(&s.db, &caller, &f).await?),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VisitBody {
-    festival_id: i64,
-    on: NaiveDate,
-    made_by: String,
-    #[serde(default)]
-    note: Option<String>,
-}
-
-async fn visit(
-    caller: Staff<RegisterWrite>,
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Json(b): Json<VisitBody>,
-) -> Result<(StatusCode, Json<VisitRow>)> {
-    let v = Visit {
-        festival_id: b.festival_id,
-        on: b.on,
-        made_by: b.made_by,
-        note: b.note,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(festivals::visit(&s.db, &caller, id, &v, Utc::now()).await?),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TownshipQuery {
-    #[serde(default)]
-    township: Option<String>,
-}
-
-async fn not_visited(
-    caller: Staff<RegisterRead>,
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Query(q): Query<TownshipQuery>,
-) -> Result<Json<Checklist>> {
-    let book = s.rule_book().await?;
-    let mut list = festivals::checklist(&s.db, book, &caller, id, q.township.as_deref()).await?;
-    for h in &mut list.households {
-        h.name = shown_name(&caller, &h.name);
-    }
-    Ok(Json(list))
 }

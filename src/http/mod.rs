@@ -8,7 +8,9 @@ pub(crate) mod cards;
 pub(crate) mod clinics;
 pub(crate) mod contacts;
 mod desk;
+mod emergencies;
 pub mod extract;
+mod festivals;
 mod health;
 mod households;
 pub(crate) mod import;
@@ -188,6 +190,13 @@ impl AppState {
         Ok(book)
     }
 
+    /// Makes the desk's checkup line ask for the rule book at its next scan: called when this
+    /// instance loads a rule document (another instance's load reaches it within
+    /// [`DESK_RULES_FRESH`]).
+    pub fn rules_changed(&self) {
+        *self.desk_rules.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// The rule book, rebuilt when a document was loaded since (on this or another instance).
     pub async fn rule_book(&self) -> crate::error::Result<Arc<RuleBook>> {
         let latest = crate::db::rules::latest(&self.db).await?;
@@ -209,6 +218,8 @@ pub fn app(state: AppState) -> Router {
         .merge(places::router())
         .merge(clinics::router())
         .merge(contacts::router())
+        .merge(emergencies::router())
+        .merge(festivals::router())
         .merge(accounts::router())
         .merge(households::router())
         .merge(rules::router())

@@ -109,6 +109,7 @@ async fn load_rules(
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::bad_request("bad_rule_set", "the rule set is not UTF-8"))?;
     let doc = crate::service::rules::load(&s.db, &q.name, text, Some(caller.account_id)).await?;
+    s.rules_changed();
     Ok((StatusCode::CREATED, Json(doc)))
 }
 

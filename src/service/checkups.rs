@@ -761,8 +761,8 @@ pub async fn available(
 #[derive(Debug, Default)]
 pub struct DeskEntitlement {
     judged: std::sync::Mutex<std::collections::HashMap<i64, Judged>>,
-    /// The day the register was last judged whole (or is being).
-    prefilled_on: std::sync::Mutex<Option<NaiveDate>>,
+    /// The day and rule book the register was last judged whole under (or is being).
+    prefilled: std::sync::Mutex<Option<(NaiveDate, std::sync::Arc<RuleBook>)>>,
 }
 
 /// A judgement and what it was made with (the book is held, so that a new book is never
@@ -827,8 +827,9 @@ impl DeskEntitlement {
         Ok(Some(entitled))
     }
 
-    /// Judges the whole register for `today` in the background, once a day: the first scan of
-    /// a day starts it, and scans meanwhile judge their own file as before.
+    /// Judges the whole register for `today` in the background, once per day and rule book: the
+    /// first scan of a day (or after a new rule set) starts it, and scans meanwhile judge their
+    /// own file as before.
     pub fn prefill_once(
         self: &std::sync::Arc<Self>,
         db: &Db,
@@ -836,17 +837,20 @@ impl DeskEntitlement {
         today: NaiveDate,
     ) {
         {
-            let mut on = self.prefilled_on.lock().unwrap_or_else(|p| p.into_inner());
-            if *on == Some(today) {
+            let mut done = self.prefilled.lock().unwrap_or_else(|p| p.into_inner());
+            if done
+                .as_ref()
+                .is_some_and(|(on, b)| *on == today && std::sync::Arc::ptr_eq(b, book))
+            {
                 return;
             }
-            *on = Some(today);
+            *done = Some((today, book.clone()));
         }
         let (me, db, book) = (self.clone(), db.clone(), book.clone());
         tokio::spawn(async move {
             if let Err(e) = me.prefill(&db, book, today).await {
                 tracing::warn!(error = %e, "judging the register for the desk's checkup line failed");
-                *me.prefilled_on.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *me.prefilled.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
         });
     }

@@ -8,8 +8,8 @@
 //! under way — so one that stopped being a special family in the month (another child, the hukou
 //! moved out) is not due for it. It is *overdue* for the month once the month has ended with no
 //! contact whose Beijing date falls in it: a call at 23:30 on 31 January, Beijing time, counts
-//! for January, though it was 15:30 UTC. Its months in a row without contact are the due months
-//! since its last contact (or since it became due), up to and including this one.
+//! for January, though it was 15:30 UTC. Its months in a row without contact are the calendar
+//! months since its last contact (or since it was first due), up to and including this one.
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::Serialize;
@@ -69,8 +69,9 @@ impl When {
             .map(|t| When::At(t.with_timezone(&Utc)))
             .map_err(|_| {
                 format!(
-                    "“{s}”不是日期（2027-01-31）或带时区的时间（2027-01-31T23:30:00+08:00） / \
-                     not a date or an RFC 3339 time with its offset"
+                    "“{}”不是日期（2027-01-31）或带时区的时间（2027-01-31T23:30:00+08:00） / \
+                     not a date or an RFC 3339 time with its offset",
+                    shown(s)
                 )
             })
     }
@@ -82,6 +83,15 @@ impl When {
             When::At(t) => date_of(t),
         }
     }
+}
+
+/// What an error repeats of a value: its first 40 characters.
+fn shown(s: &str) -> String {
+    let mut t: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        t.push('…');
+    }
+    t
 }
 
 /// A contact as the township records it.
@@ -239,8 +249,15 @@ impl std::fmt::Display for Month {
 impl Month {
     /// Parses `YYYY-MM` (years 2000 to 2099).
     pub fn parse(s: &str) -> std::result::Result<Month, String> {
-        let bad = || format!("“{s}”不是月份（2027-01） / not a month like 2027-01");
-        if s.len() != 7 || s.as_bytes()[4] != b'-' {
+        let bad = || {
+            format!(
+                "“{}”不是月份（2027-01） / not a month like 2027-01",
+                shown(s)
+            )
+        };
+        let digits = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
+        let b = s.as_bytes();
+        if s.len() != 7 || b[4] != b'-' || !digits(&b[..4]) || !digits(&b[5..]) {
             return Err(bad());
         }
         let year: i32 = s[..4].parse().map_err(|_| bad())?;
@@ -301,7 +318,8 @@ pub struct SheetRow {
     pub last_contact_on: Option<NaiveDate>,
     /// Whether a contact is dated in the month.
     pub contacted: bool,
-    /// Due months in a row without a contact, up to and including this one (0 when contacted).
+    /// Calendar months in a row without a contact since its last one (or since it was first
+    /// due), up to and including this one; 0 when contacted.
     pub months_without_contact: i32,
 }
 
@@ -514,6 +532,8 @@ mod tests {
             "2026/01",
             "1999-12",
             "２０２６-01",
+            "2026-+1",
+            "+202-01",
         ] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }

@@ -56,6 +56,19 @@ pub async fn configure(db: &Db, caller: &Caller, f: &Festival) -> Result<Festiva
         ));
     }
     let name = super::contracts::required("name", &f.name, text::NAME)?;
+    let in_range = |d: NaiveDate| (2000..=2099).contains(&chrono::Datelike::year(&d));
+    for (field, day) in [
+        ("on", Some(f.on)),
+        ("visits_from", f.visits_from),
+        ("visits_until", f.visits_until),
+    ] {
+        if day.is_some_and(|d| !in_range(d)) {
+            return Err(AppError::field(
+                field,
+                "须在2000至2099年 / a day from 2000 to 2099",
+            ));
+        }
+    }
     let from = f
         .visits_from
         .unwrap_or(f.on - Duration::days(DEFAULT_DAYS_BEFORE));

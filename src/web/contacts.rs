@@ -24,6 +24,7 @@ use crate::register::mask::shown_name;
 use crate::service::contacts::{self, Contact, ContactHow, Month};
 use crate::time::today;
 
+/// The pages' routes.
 pub fn router() -> Router<AppState> {
     Router::new().route("/contacts", get(sheet).post(log))
 }

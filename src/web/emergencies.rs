@@ -25,6 +25,7 @@ use crate::register::mask::shown_name;
 use crate::service::emergencies::{self, EmergencyKind, EmergencyState, Report, Step};
 use crate::time::{local_minute, today};
 
+/// The pages' routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/emergencies", get(list).post(report))

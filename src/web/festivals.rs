@@ -25,6 +25,7 @@ use crate::register::mask::shown_name;
 use crate::service::festivals::{self, Festival, Visit};
 use crate::time::today;
 
+/// The pages' routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/festivals", get(list).post(configure))

@@ -110,6 +110,9 @@ async fn check_or_load(
             .map(|d| format!("已载入“{}”。", d.name)),
         _ => return Err(PageError::bad_form("未知操作 / unknown action")),
     };
+    if outcome.is_ok() && f.action == "load" {
+        s.rules_changed();
+    }
     let (ok, text, status) = match outcome {
         Ok(t) => (true, t, StatusCode::OK),
         Err(AppError::BadRequest { detail, .. }) => {

@@ -445,3 +445,44 @@ both! {
         assert!(ids.contains(&father) && !ids.contains(&mother), "{ids:?} (renewed: {renewed})");
     }
 }
+
+both! {
+    async fn the_desk_line_judged_for_the_day_follows_a_file_changed_since(app) {
+        use greenchannel::service::checkups::DeskEntitlement;
+        continue_rules_to_today(&app).await;
+        let h = app.create_household(&couple(40)).await;
+        let hid = h["household_id"].as_i64().unwrap();
+        let (mother, _) = parents(&h);
+        let card = app.post(&format!("/api/v1/members/{mother}/cards"), &app.office, &json!({})).await;
+        let serial = card.body["serial"].as_str().unwrap().to_owned();
+        let book = std::sync::Arc::new(greenchannel::db::rules::book(&app.db).await.unwrap().0);
+        let desk = DeskEntitlement::default();
+        desk.prefill(&app.db, book.clone(), today()).await.unwrap();
+        assert_eq!(desk.available(&app.db, &book, &serial, today()).await.unwrap(), Some(true));
+        assert!(checkups::available(&app.db, &book, mother, hid, today()).await.unwrap(), "the reference agrees");
+
+        // Another child since yesterday: the day's judgement is of the file before, so it is
+        // judged again, and agrees with the reference check.
+        let mut changed = couple(40);
+        changed["other_child_since"] = json!(true);
+        changed["other_child_on"] = json!(today() - Duration::days(1));
+        let res = app.put(&format!("/api/v1/households/{hid}"), &app.office, &json!({"version": 1, "reason": "再生育", "household": changed})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert!(!checkups::available(&app.db, &book, mother, hid, today()).await.unwrap());
+        assert_eq!(desk.available(&app.db, &book, &serial, today()).await.unwrap(), Some(false));
+        // A judgement of another day is not reused either: she turns 49 today, so yesterday's
+        // judgement (not yet entitled) must not answer today's scan.
+        let t = today();
+        let mut turning = couple(41);
+        turning["members"][0]["id_number"] = json!(id(t.year() - 49, t.month(), t.day(), true, 141));
+        let th = app.create_household(&turning).await;
+        let (her, _) = parents(&th);
+        let card = app.post(&format!("/api/v1/members/{her}/cards"), &app.office, &json!({})).await;
+        let her_serial = card.body["serial"].as_str().unwrap().to_owned();
+        let desk = DeskEntitlement::default();
+        desk.prefill(&app.db, book.clone(), t - Duration::days(1)).await.unwrap();
+        assert_eq!(desk.available(&app.db, &book, &her_serial, t - Duration::days(1)).await.unwrap(), Some(false), "48 yesterday");
+        assert_eq!(desk.available(&app.db, &book, &her_serial, t).await.unwrap(), Some(true), "49 today");
+        assert_eq!(desk.available(&app.db, &book, "no-such-serial", t).await.unwrap(), None);
+    }
+}

@@ -205,6 +205,9 @@ both! {
         assert_eq!(entries.len(), 3, "{}", log.body);
         let first = entries.iter().find(|e| e["contact_id"] == json!(promised)).unwrap();
         assert_eq!(first["closed_by_contact_id"], json!(closing));
+        assert_eq!(first["made_by"], "王*事", "the auditor reads the contact person's name masked");
+        let whole = app.get(&path, &app.township).await;
+        assert!(whole.body.as_array().unwrap().iter().all(|e| e["made_by"] == "王干事"), "{}", whole.body);
 
         // Bad input, each by its name; nothing written.
         let tomorrow = today + Duration::days(1);

@@ -47,6 +47,11 @@ both! {
         assert_eq!(res.body["errors"][0]["field"], "visits_from");
         let res = app.post("/api/v1/festivals", &app.office, &json!({"name": "中秋节", "on": day, "visits_until": day + Duration::days(100)})).await;
         assert_eq!(res.body["errors"][0]["field"], "visits_until", "{}", res.body);
+        let res = app.post("/api/v1/festivals", &app.office, &json!({"name": "元宵节", "on": "+262142-12-31"})).await;
+        assert!(res.status.is_client_error(), "{}", res.body);
+        let res = app.post("/api/v1/festivals", &app.office, &json!({"name": "元宵节", "on": "2100-02-01"})).await;
+        res.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(res.body["errors"][0]["field"], "on");
         let listed = app.get(&format!("/api/v1/festivals?year={}", chrono::Datelike::year(&day)), &app.township).await;
         assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.body);
 
