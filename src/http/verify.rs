@@ -109,6 +109,9 @@ pub struct Answer {
     /// (entitled today, none booked or done this year); null for any other verdict.
     checkup_available: Option<bool>,
     note_zh: Option<&'static str>,
+    /// The card's holder as the audit transaction read it (for the checkup line; not sent).
+    #[serde(skip)]
+    holder: Option<crate::db::audit::Holder>,
 }
 
 fn reason_zh(verdict: &str) -> &'static str {
@@ -337,6 +340,7 @@ fn answer(checked: &Checked, v: Verification, verdict: String, copied: bool) -> 
         },
         checkup_available: None,
         note_zh: copied.then_some("该卡刚在其他机构使用，请核对持卡人身份证"),
+        holder: None,
         verdict,
     }
 }
@@ -351,10 +355,17 @@ fn append(checked: Checked, respond: oneshot::Sender<Result<Answer>>) -> Append 
         .map(|s| s.payload().serial.to_hex());
     Append {
         lookup,
-        judge: Box::new(move |states| {
+        judge: Box::new(move |states, holders| {
             let (entry, v, verdict) = judge(&checked, states, Utc::now());
+            let holder = entry
+                .card_serial
+                .as_ref()
+                .and_then(|s| holders.get(s))
+                .copied();
             let then: Respond = Box::new(move |(_, copied): Logged| {
-                let _ = respond.send(Ok(answer(&checked, v, verdict, copied.is_some())));
+                let mut a = answer(&checked, v, verdict, copied.is_some());
+                a.holder = holder;
+                let _ = respond.send(Ok(a));
             });
             (entry, then)
         }),
@@ -378,10 +389,15 @@ async fn verify(
     if let Some(card) = answer.card.as_ref().filter(|_| answer.verdict == "valid") {
         let (book, today) = (s.desk_rule_book().await?, crate::time::today());
         s.desk_checkups.prefill_once(&s.db, &book, today);
-        answer.checkup_available = s
-            .desk_checkups
-            .available(&s.db, &book, &card.serial, today)
-            .await?;
+        answer.checkup_available = match answer.holder {
+            // Read with the card's state in the audit transaction: no query of its own.
+            Some(h) => Some(s.desk_checkups.judge(&s.db, &book, h, today).await?),
+            None => {
+                s.desk_checkups
+                    .available(&s.db, &book, &card.serial, today)
+                    .await?
+            }
+        };
     }
     Ok(Json(answer))
 }

@@ -798,17 +798,39 @@ impl DeskEntitlement {
         let Some((member_id, household_id, version, taken)) = row else {
             return Ok(None);
         };
-        if taken > 0 {
-            return Ok(Some(false));
+        let holder = crate::db::audit::Holder {
+            member_id,
+            household_id,
+            household_version: version,
+            checkup_this_year: taken > 0,
+        };
+        self.judge(db, book, holder, today).await.map(Some)
+    }
+
+    /// Whether the holder as read with its card's state (in the scan's audit transaction) may
+    /// still have this year's free checkup today: its file judged for the day at that version
+    /// is reused, any other is judged now.
+    pub async fn judge(
+        &self,
+        db: &Db,
+        book: &std::sync::Arc<RuleBook>,
+        holder: crate::db::audit::Holder,
+        today: NaiveDate,
+    ) -> Result<bool> {
+        if holder.checkup_this_year {
+            return Ok(false);
         }
+        let member_id = holder.member_id;
         let known = self.lock().get(&member_id).and_then(|j| {
-            (j.version == version && j.on == today && std::sync::Arc::ptr_eq(&j.book, book))
-                .then_some(j.entitled)
+            (j.version == holder.household_version
+                && j.on == today
+                && std::sync::Arc::ptr_eq(&j.book, book))
+            .then_some(j.entitled)
         });
         if let Some(entitled) = known {
-            return Ok(Some(entitled));
+            return Ok(entitled);
         }
-        let record = households::get(db, household_id).await?;
+        let record = households::get(db, holder.household_id).await?;
         let entitled = evaluate(book, &record.facts(), today)
             .is_ok_and(|ev| super::granted(&ev, Code::AnnualCheckup, member_id));
         let mut judged = self.lock();
@@ -824,7 +846,7 @@ impl DeskEntitlement {
                 entitled,
             },
         );
-        Ok(Some(entitled))
+        Ok(entitled)
     }
 
     /// Judges the whole register for `today` in the background, once per day and rule book: the

@@ -23,9 +23,25 @@ pub type Logged = (i64, Option<Earlier>);
 /// Answers a scan's desk once its entry is durable.
 pub type Respond = Box<dyn FnOnce(Logged) + Send>;
 
-/// Judges a scan against the states of the cards as read in the transaction that records it:
-/// the entry to write and how to answer once it is durable.
-pub type Judge = Box<dyn FnOnce(&HashMap<String, CardState>) -> (NewEntry, Respond) + Send>;
+/// Judges a scan against the states of the cards as read in the transaction that records it
+/// (and what it read of their holders): the entry to write and how to answer once it is durable.
+pub type Judge = Box<
+    dyn FnOnce(&HashMap<String, CardState>, &HashMap<String, Holder>) -> (NewEntry, Respond) + Send,
+>;
+
+/// A card's holder as the transaction that records its scan read it: what the desk's checkup
+/// line needs, read with the card's state so that a scan costs no query of its own for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    /// The member.
+    pub member_id: i64,
+    /// The member's household.
+    pub household_id: i64,
+    /// That household file's version.
+    pub household_version: i32,
+    /// Whether a checkup is booked or completed in the scan's year (Beijing time).
+    pub checkup_this_year: bool,
+}
 
 /// One scan for the log. If the append fails, `judge` (or the `Respond` it made) is dropped
 /// unanswered: whatever waits on it sees its channel close.
@@ -43,8 +59,12 @@ pub(super) type Written = Vec<(Respond, Logged)>;
 fn judge_all(
     appends: Vec<Append>,
     states: &HashMap<String, CardState>,
+    holders: &HashMap<String, Holder>,
 ) -> (Vec<NewEntry>, Vec<Respond>) {
-    appends.into_iter().map(|a| (a.judge)(states)).unzip()
+    appends
+        .into_iter()
+        .map(|a| (a.judge)(states, holders))
+        .unzip()
 }
 
 /// Pairs each scan's answer with the result of its entry (both in append order).
@@ -186,13 +206,15 @@ fn parse_at(at: &str) -> Option<chrono::DateTime<Utc>> {
 struct Looked {
     states: HashMap<String, CardState>,
     last_seen: HashMap<String, Earlier>,
+    holders: HashMap<String, Holder>,
 }
 
 impl Looked {
-    fn add(&mut self, serial: String, state: &str, seen: Option<Earlier>) {
+    fn add(&mut self, serial: String, state: &str, seen: Option<Earlier>, holder: Holder) {
         if let Some(seen) = seen {
             self.last_seen.insert(serial.clone(), seen);
         }
+        self.holders.insert(serial.clone(), holder);
         self.states.insert(serial, parse_state(state));
     }
 
@@ -205,6 +227,15 @@ impl Looked {
     }
 }
 
+/// A card's state, last sighting and holder (SQLite): `?1` the serial, `?2` the scan's year.
+const HOLDER_SQLITE: &str = "select c.state, l.verification_id, l.facility_id, l.at,
+        c.member_id, c.household_id, h.version,
+        exists (select 1 from checkup k where k.member_id = c.member_id and k.year = ?2
+                  and k.state in ('booked', 'completed')) as taken
+   from card c join household h on h.household_id = c.household_id
+   left join card_last_seen l on l.card_serial = c.serial
+  where c.serial = ?1";
+
 /// The SQLite append, on the writer thread: one immediate transaction for all queued scans,
 /// prepared statements kept by the connection, one row at a time (in-process, a row costs
 /// microseconds). The chain advances only when the commit succeeds.
@@ -215,20 +246,17 @@ pub(super) fn append_sqlite(
     copy_window: chrono::Duration,
 ) -> Result<Written> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // One read per card: its state, and where it was last seen (see [`Looked`]).
+    // One read per card: its state, where it was last seen (see [`Looked`]) and its holder.
     let mut looked = Looked::default();
+    let year = chrono::Datelike::year(&crate::time::today());
     {
-        let mut q = tx.prepare_cached(
-            "select c.state, l.verification_id, l.facility_id, l.at
-               from card c left join card_last_seen l on l.card_serial = c.serial
-              where c.serial = ?1",
-        )?;
+        let mut q = tx.prepare_cached(HOLDER_SQLITE)?;
         for serial in appends.iter().filter_map(|a| a.lookup.as_ref()) {
             if looked.states.contains_key(serial) {
                 continue;
             }
             let found = q
-                .query_row([serial], |r| {
+                .query_row(params![serial, year], |r| {
                     let seen = match r.get::<_, Option<i64>>(1)? {
                         Some(verification_id) => Some(Earlier {
                             verification_id,
@@ -238,15 +266,21 @@ pub(super) fn append_sqlite(
                         }),
                         None => None,
                     };
-                    Ok((r.get::<_, String>(0)?, seen))
+                    let holder = Holder {
+                        member_id: r.get(4)?,
+                        household_id: r.get(5)?,
+                        household_version: r.get(6)?,
+                        checkup_this_year: r.get(7)?,
+                    };
+                    Ok((r.get::<_, String>(0)?, seen, holder))
                 })
                 .optional()?;
-            if let Some((state, seen)) = found {
-                looked.add(serial.clone(), &state, seen);
+            if let Some((state, seen, holder)) = found {
+                looked.add(serial.clone(), &state, seen, holder);
             }
         }
     }
-    let (entries, responders) = judge_all(appends, &looked.states);
+    let (entries, responders) = judge_all(appends, &looked.states, &looked.holders);
     let mut next = chain.clone();
     let rows = chain_rows(&mut next, &entries);
     let cutoff = cutoff(&entries, copy_window);
@@ -305,6 +339,20 @@ pub(super) fn append_sqlite(
     Ok(split(found.logged, responders))
 }
 
+/// A card's state, last sighting and holder as PostgreSQL reads them.
+#[derive(sqlx::FromRow)]
+struct FoundPg {
+    serial: String,
+    state: String,
+    verification_id: Option<i64>,
+    facility_id: Option<i64>,
+    at: Option<String>,
+    member_id: i64,
+    household_id: i64,
+    version: i32,
+    taken: bool,
+}
+
 /// The PostgreSQL append: one transaction through the pool for all queued scans, multi-row
 /// statements. The chain advances only when the commit succeeds.
 pub(super) async fn append_postgres(
@@ -314,18 +362,31 @@ pub(super) async fn append_postgres(
     copy_window: chrono::Duration,
 ) -> Result<Written> {
     let lookup: Vec<&str> = appends.iter().filter_map(|a| a.lookup.as_deref()).collect();
+    let year = chrono::Datelike::year(&crate::time::today());
     let mut tx = pool.begin().await?;
-    type Found = (String, String, Option<i64>, Option<i64>, Option<String>);
-    let found: Vec<Found> = sqlx::query_as(
-        "select c.serial, c.state, l.verification_id, l.facility_id, l.at
-           from card c left join card_last_seen l on l.card_serial = c.serial
+    let found: Vec<FoundPg> = sqlx::query_as(
+        "select c.serial, c.state, l.verification_id, l.facility_id, l.at,
+                c.member_id, c.household_id, h.version,
+                exists (select 1 from checkup k where k.member_id = c.member_id and k.year = $2
+                          and k.state in ('booked', 'completed')) as taken
+           from card c join household h on h.household_id = c.household_id
+           left join card_last_seen l on l.card_serial = c.serial
           where c.serial = any($1)",
     )
     .bind(&lookup)
+    .bind(year)
     .fetch_all(&mut *tx)
     .await?;
     let mut looked = Looked::default();
-    for (serial, state, verification_id, facility_id, at) in found {
+    for f in found {
+        let holder = Holder {
+            member_id: f.member_id,
+            household_id: f.household_id,
+            household_version: f.version,
+            checkup_this_year: f.taken,
+        };
+        let (serial, state, verification_id, facility_id, at) =
+            (f.serial, f.state, f.verification_id, f.facility_id, f.at);
         let seen = match (verification_id, facility_id, at) {
             (Some(verification_id), Some(facility_id), Some(at)) => Some(Earlier {
                 verification_id,
@@ -335,9 +396,9 @@ pub(super) async fn append_postgres(
             }),
             _ => None,
         };
-        looked.add(serial, &state, seen);
+        looked.add(serial, &state, seen, holder);
     }
-    let (entries, responders) = judge_all(appends, &looked.states);
+    let (entries, responders) = judge_all(appends, &looked.states, &looked.holders);
     let mut next = chain.clone();
     let rows = chain_rows(&mut next, &entries);
     let cutoff = cutoff(&entries, copy_window);

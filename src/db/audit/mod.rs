@@ -7,7 +7,7 @@ mod writer;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use append::{Append, Judge, Logged, Respond};
+pub use append::{Append, Holder, Judge, Logged, Respond};
 pub use writer::{AuditLog, Stopped};
 
 use super::Db;
