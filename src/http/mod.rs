@@ -205,9 +205,17 @@ impl AppState {
                 return Ok(book.clone());
             }
         }
+        // One rebuild at a time, and a book another request built meanwhile is taken as it is:
+        // requests arriving together share one book (the desk's judgements are kept per book).
+        let mut slot = self.rules.write().await;
+        if let Some((book, at)) = slot.as_ref() {
+            if *at >= latest {
+                return Ok(book.clone());
+            }
+        }
         let (book, at) = crate::db::rules::book(&self.db).await?;
         let book = Arc::new(book);
-        *self.rules.write().await = Some((book.clone(), at));
+        *slot = Some((book.clone(), at));
         Ok(book)
     }
 }

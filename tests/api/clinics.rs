@@ -486,3 +486,50 @@ both! {
         assert_eq!(desk.available(&app.db, &book, "no-such-serial", t).await.unwrap(), None);
     }
 }
+
+both! {
+    async fn requests_arriving_together_share_one_rule_book(app) {
+        // The desk's judgements are kept per rule book: 64 scans arriving at a fresh server
+        // once built 64 books, and started 64 judgements of the whole register.
+        continue_rules_to_today(&app).await;
+        let state = greenchannel::http::AppState::new(app.db.clone());
+        let books = futures_join(&state, 64).await;
+        assert!(books.iter().all(|b| std::sync::Arc::ptr_eq(b, &books[0])), "one book for all");
+        let desk = futures_join_desk(&state, 64).await;
+        assert!(desk.iter().all(|b| std::sync::Arc::ptr_eq(b, &books[0])), "the desk's too");
+    }
+}
+
+async fn futures_join(
+    state: &greenchannel::http::AppState,
+    n: usize,
+) -> Vec<std::sync::Arc<greenchannel::rules::RuleBook>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let s = state.clone();
+            tokio::spawn(async move { s.rule_book().await.unwrap() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn futures_join_desk(
+    state: &greenchannel::http::AppState,
+    n: usize,
+) -> Vec<std::sync::Arc<greenchannel::rules::RuleBook>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let s = state.clone();
+            tokio::spawn(async move { s.desk_rule_book().await.unwrap() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
