@@ -188,6 +188,13 @@ async fn serve_cmd(database: &str, args: ServeArgs) -> anyhow::Result<ExitCode> 
         .with_audit_key(audit_key)
         .with_secure_cookies(args.behind_tls);
     let verifier_stopped = state.verifier.as_ref().map(|v| v.stopped());
+    // The desk's checkup line judged for the day before the first desk is answered.
+    if let Ok(book) = state.desk_rule_book().await {
+        let today = crate::time::today();
+        if let Err(e) = state.desk_checkups.prefill_now(&db, &book, today).await {
+            tracing::warn!(error = %e, "judging the register for the desk's checkup line failed");
+        }
+    }
     serve(
         listener,
         app(state),

@@ -877,6 +877,22 @@ impl DeskEntitlement {
         });
     }
 
+    /// Judges the whole register for `today` now (at start, before the first desk is answered),
+    /// so that the day's first scan starts no judgement of its own.
+    pub async fn prefill_now(
+        &self,
+        db: &Db,
+        book: &std::sync::Arc<RuleBook>,
+        today: NaiveDate,
+    ) -> Result<()> {
+        *self.prefilled.lock().unwrap_or_else(|p| p.into_inner()) = Some((today, book.clone()));
+        let done = self.prefill(db, book.clone(), today).await;
+        if done.is_err() {
+            *self.prefilled.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        done
+    }
+
     /// Judges every file for `today` under `book` (at most [`DESK_ENTRIES`] members).
     pub async fn prefill(
         &self,
