@@ -493,40 +493,26 @@ both! {
         // once built 64 books, and started 64 judgements of the whole register.
         continue_rules_to_today(&app).await;
         let state = greenchannel::http::AppState::new(app.db.clone());
-        let books = futures_join(&state, 64).await;
+        let books = at_once(&state, 64, |s| async move { s.rule_book().await.unwrap() }).await;
         assert!(books.iter().all(|b| std::sync::Arc::ptr_eq(b, &books[0])), "one book for all");
-        let desk = futures_join_desk(&state, 64).await;
+        let desk = at_once(&state, 64, |s| async move { s.desk_rule_book().await.unwrap() }).await;
         assert!(desk.iter().all(|b| std::sync::Arc::ptr_eq(b, &books[0])), "the desk's too");
     }
 }
 
-async fn futures_join(
+/// The rule books `n` tasks get at once from `get`, each on its own clone of the state.
+async fn at_once<F, Fut>(
     state: &greenchannel::http::AppState,
     n: usize,
-) -> Vec<std::sync::Arc<greenchannel::rules::RuleBook>> {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let s = state.clone();
-            tokio::spawn(async move { s.rule_book().await.unwrap() })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
-async fn futures_join_desk(
-    state: &greenchannel::http::AppState,
-    n: usize,
-) -> Vec<std::sync::Arc<greenchannel::rules::RuleBook>> {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let s = state.clone();
-            tokio::spawn(async move { s.desk_rule_book().await.unwrap() })
-        })
-        .collect();
+    get: F,
+) -> Vec<std::sync::Arc<greenchannel::rules::RuleBook>>
+where
+    F: Fn(greenchannel::http::AppState) -> Fut,
+    Fut: std::future::Future<Output = std::sync::Arc<greenchannel::rules::RuleBook>>
+        + Send
+        + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(get(state.clone()))).collect();
     let mut out = Vec::new();
     for t in tasks {
         out.push(t.await.unwrap());
