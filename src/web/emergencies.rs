@@ -133,12 +133,10 @@ async fn new_page(s: &AppState, session: &Session, household_id: i64) -> Result<
     {
         return Err(AppError::NotFound("household"));
     }
-    let name = record
-        .members
-        .iter()
-        .find(|m| m.died_on.is_none())
-        .map(|m| shown_name(&session.caller, &m.name))
-        .unwrap_or_default();
+    let name = shown_name(
+        &session.caller,
+        &crate::service::contacts::first_parent(&record),
+    );
     Ok(NewPage {
         chrome: Chrome::new(session, "emergencies"),
         household_id,
