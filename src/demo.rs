@@ -11,8 +11,9 @@ use crate::db::places::{self, FacilityInput};
 use crate::db::{households, Db};
 use crate::error::Result;
 use crate::register::{
-    check_char, Area, Child, CommunityKind, Contact, FacilityKind, HouseholdInput, MemberInput,
-    PensionInput, Role, SelfCare, TownshipKind,
+    check_char, Area, Child, CivilCapacity, CommunityKind, Contact, Contribution, FacilityKind,
+    HouseholdFacts, HouseholdInput, MemberFacts, MemberInput, PensionInput, Role, SelfCare, Step,
+    Timeline, TownshipKind,
 };
 
 /// Zhoucun District's streets (街道) and towns (镇), with codes under 370306.
@@ -124,6 +125,7 @@ pub fn household(
             } else {
                 SelfCare::Full
             }),
+            facts: MemberFacts::default(),
         });
     }
     if !single || !mother_first {
@@ -139,6 +141,7 @@ pub fn household(
             resident_medical_insurance: rng.gen_range(0..10) < 9,
             resident_medical_insurance_since: None,
             self_care: Some(SelfCare::Full),
+            facts: MemberFacts::default(),
         });
     }
     let other_child_since = rng.gen_range(0..40) == 0;
@@ -169,6 +172,122 @@ pub fn household(
             phone: Some("05336412345".into()),
         }),
         members,
+        facts: HouseholdFacts::default(),
+    }
+}
+
+/// What the demo's dated facts are drawn against: the day, and from the rules in force on it
+/// the age from which members draw the pension and the contribution tiers on offer.
+pub struct FactDraw {
+    today: NaiveDate,
+    elderly_min_age: u32,
+    tiers: Vec<i64>,
+}
+
+impl FactDraw {
+    /// From the rules in force today (none: no pension facts are drawn).
+    pub fn new(book: &crate::rules::RuleBook, today: NaiveDate) -> FactDraw {
+        match book.in_force(today) {
+            Ok(set) => FactDraw {
+                today,
+                elderly_min_age: set.params.elderly_min_age.at(today).value,
+                tiers: set
+                    .params
+                    .pension_contribution_tiers
+                    .at(today)
+                    .value
+                    .iter()
+                    .map(|t| t.contribution_fen)
+                    .collect(),
+            },
+            Err(_) => FactDraw {
+                today,
+                elderly_min_age: u32::MAX,
+                tiers: Vec::new(),
+            },
+        }
+    }
+
+    /// Fills the facts the rules read as a township's file would hold them: most recorded
+    /// without a date (assessed when the family was registered), some that changed since with
+    /// the day they changed, and a contribution for every year the member paid one.
+    pub fn fill(&self, h: &mut HouseholdInput, n: u32) {
+        let mut rng = StdRng::seed_from_u64(u64::from(n) ^ 0x85_2018);
+        let poor = h.dibao || h.low_income;
+        let changed = |rng: &mut StdRng, before: bool| -> Timeline<bool> {
+            let from = NaiveDate::from_ymd_opt(
+                rng.gen_range(2021..self.today.year().max(2022)),
+                rng.gen_range(1..=12),
+                1,
+            );
+            Timeline::new(vec![
+                Step {
+                    from: None,
+                    value: before,
+                },
+                Step {
+                    from,
+                    value: !before,
+                },
+            ])
+            .unwrap_or_else(|_| Timeline::always(before))
+        };
+        h.facts = HouseholdFacts {
+            housing_difficulty: match rng.gen_range(0..20) {
+                0 => Timeline::always(true),
+                1 => changed(&mut rng, true),
+                _ => Timeline::always(false),
+            },
+            funeral_subsidy_conditions: Timeline::always(rng.gen_range(0..10) < 8),
+        };
+        for m in &mut h.members {
+            let Some(born) = m.born_on.or_else(|| {
+                crate::register::IdNumber::parse(&m.id_number)
+                    .ok()
+                    .map(|id| id.birth_date())
+            }) else {
+                continue;
+            };
+            let elderly_from = crate::rules::anniversary(born, self.elderly_min_age);
+            if let Some(p) = &mut m.resident_pension {
+                if elderly_from.is_some_and(|d| d <= self.today) && p.basic_monthly_fen.is_none() {
+                    p.basic_monthly_fen = Some(rng.gen_range(120..200) * 100);
+                }
+            }
+            let limited = rng.gen_range(0..50) == 0;
+            let severe = rng.gen_range(0..30) == 0;
+            let contributions = match (&m.resident_pension, self.tiers.is_empty()) {
+                (Some(_), false) => {
+                    let tier = self.tiers[rng.gen_range(0..self.tiers.len().min(4))];
+                    (2019..=self.today.year())
+                        .filter(|y| elderly_from.is_none_or(|d| *y <= d.year()))
+                        .map(|year| Contribution {
+                            year,
+                            tier_fen: tier,
+                            on_time: rng.gen_range(0..25) != 0,
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            m.facts = MemberFacts {
+                extreme_poverty: if poor && rng.gen_range(0..10) == 0 {
+                    changed(&mut rng, false)
+                } else {
+                    Timeline::always(false)
+                },
+                economic_difficulty: Timeline::always(poor),
+                civil_capacity: Timeline::always(if limited {
+                    CivilCapacity::Limited
+                } else {
+                    CivilCapacity::Full
+                }),
+                other_guardian: Timeline::always(!limited || rng.gen_bool(0.5)),
+                severely_disabled: Timeline::always(severe),
+                in_school: Timeline::default(),
+                contributions,
+            };
+        }
     }
 }
 
@@ -218,6 +337,8 @@ pub async fn load(db: &Db, households_count: u32) -> Result<Option<DemoTokens>> 
     }
     seed_places(db).await?;
     let mut facility_ids = Vec::new();
+    // A register with places but no households yet keeps the facilities it has (by name).
+    let known = places::facilities(db).await?;
     let add = |name: String, kind: FacilityKind, level: i32, township: Option<&str>| {
         let input = FacilityInput {
             name,
@@ -225,7 +346,13 @@ pub async fn load(db: &Db, households_count: u32) -> Result<Option<DemoTokens>> 
             level,
             township_id: township.map(str::to_owned),
         };
-        async move { places::add_facility(db, &input, None, "演示数据 / demo data").await }
+        let existing = known.iter().find(|f| f.name == input.name).cloned();
+        async move {
+            match existing {
+                Some(f) => Ok(f),
+                None => places::add_facility(db, &input, None, "演示数据 / demo data").await,
+            }
+        }
     };
     facility_ids.push(
         add(
@@ -260,10 +387,13 @@ pub async fn load(db: &Db, households_count: u32) -> Result<Option<DemoTokens>> 
 
     let mut rng = StdRng::seed_from_u64(85);
     let today = crate::time::today();
+    let (book, _) = crate::db::rules::book(db).await?;
+    let draw = FactDraw::new(&book, today);
     for n in 0..households_count {
         let (code, _, _) = TOWNSHIPS[(n as usize) % TOWNSHIPS.len()];
         let community = Some(format!("{code}{:03}", rng.gen_range(1..=3)));
-        let h = household(&mut rng, n, code, community);
+        let mut h = household(&mut rng, n, code, community);
+        draw.fill(&mut h, n);
         households::create(db, &h, None, "演示数据 / demo data", today).await?;
     }
     let mut tokens = Vec::new();

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::{Db, Tx};
 use crate::error::{AppError, Result};
 use crate::register::{
-    mask, validate_household, Area, Child, Contact, FieldError, HouseholdInput, IdNumber,
-    MemberInput, PensionInput, Role, SelfCare, Sex, Span,
+    mask, validate_household, Area, Child, Contact, FieldError, HouseholdFacts, HouseholdInput,
+    IdNumber, MemberFacts, MemberInput, PensionInput, Role, SelfCare, Sex, Span,
 };
 use crate::{on_db, on_tx};
 
@@ -52,6 +52,9 @@ pub struct HouseholdRecord {
     pub contact: Option<Contact>,
     /// The members.
     pub members: Vec<MemberRecord>,
+    /// The household's dated facts the rules read.
+    #[serde(default)]
+    pub facts: HouseholdFacts,
     /// Incremented on every change; updates must name the version they change.
     pub version: i32,
     /// When the file was created.
@@ -88,6 +91,9 @@ pub struct MemberRecord {
     pub resident_medical_insurance_since: Option<NaiveDate>,
     /// Self-care ability.
     pub self_care: Option<SelfCare>,
+    /// The member's dated facts the rules read.
+    #[serde(default)]
+    pub facts: MemberFacts,
 }
 
 impl HouseholdRecord {
@@ -124,8 +130,10 @@ impl HouseholdRecord {
                     resident_medical_insurance: m.resident_medical_insurance,
                     resident_medical_insurance_since: m.resident_medical_insurance_since,
                     self_care: m.self_care,
+                    facts: m.facts.clone(),
                 })
                 .collect(),
+            facts: self.facts.clone(),
         }
     }
 
@@ -195,6 +203,7 @@ pub(crate) struct HouseholdRow {
     ivf_birth_on: Option<NaiveDate>,
     contact_name: Option<String>,
     contact_phone: Option<String>,
+    facts: String,
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -217,6 +226,7 @@ pub(crate) struct MemberRow {
     resident_medical_insurance: bool,
     medical_insurance_since: Option<NaiveDate>,
     self_care: Option<String>,
+    facts: String,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> AppError {
@@ -260,6 +270,7 @@ impl HouseholdRow {
                 phone: self.contact_phone,
             }),
             members,
+            facts: serde_json::from_str(&self.facts).map_err(|e| corrupt("household facts", e))?,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -289,6 +300,7 @@ impl MemberRow {
                 .map(|s| s.parse())
                 .transpose()
                 .map_err(|e| corrupt("self_care", e))?,
+            facts: serde_json::from_str(&self.facts).map_err(|e| corrupt("member facts", e))?,
         })
     }
 }
@@ -297,11 +309,11 @@ pub(crate) const HOUSEHOLD_COLUMNS: &str =
     "household_id, township_id, community_id, address, hukou_in_district, hukou_moved_out_on, area,
     child_status, child_died_on, child_disability_grade, other_child_since, other_child_on, dibao,
     dibao_periods, low_income, low_income_periods,
-    ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at";
+    ivf_birth_on, contact_name, contact_phone, facts, version, created_at, updated_at";
 pub(crate) const MEMBER_COLUMNS: &str =
     "member_id, household_id, name, sex, role, born_on, id_number, phone, died_on,
     resident_pension, basic_pension_monthly_fen, pension_since, resident_medical_insurance,
-    medical_insurance_since, self_care";
+    medical_insurance_since, self_care, facts";
 
 /// The columns of a household row from an input, in the order of the insert and update below.
 pub(crate) struct HouseholdValues<'a> {
@@ -311,6 +323,7 @@ pub(crate) struct HouseholdValues<'a> {
     pub grade: Option<i32>,
     pub dibao_periods: String,
     pub low_income_periods: String,
+    pub facts: String,
 }
 
 impl<'a> HouseholdValues<'a> {
@@ -331,8 +344,14 @@ impl<'a> HouseholdValues<'a> {
             grade,
             dibao_periods: periods(&input.dibao_periods),
             low_income_periods: periods(&input.low_income_periods),
+            facts: json(&input.facts),
         }
     }
+}
+
+/// A value as its JSON column text (plain data: serializing cannot fail).
+fn json(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
 /// Inserts one household with its members and its first change-log entry inside `tx`; returns
@@ -350,9 +369,9 @@ pub async fn insert(
         "insert into household (township_id, community_id, address, hukou_in_district, area,
             child_status, child_died_on, child_disability_grade, other_child_since, dibao,
             low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at,
-            hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods)
+            hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods, facts)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
-            $16, $17, $18, $19)
+            $16, $17, $18, $19, $20)
          returning household_id")
         .bind(h.township_id.trim()).bind(h.community_id.as_deref()).bind(h.address.trim())
         .bind(h.hukou_in_district).bind(h.area.as_str()).bind(v.child_status)
@@ -362,7 +381,7 @@ pub async fn insert(
         .bind(h.contact.as_ref().and_then(|c| c.phone.as_deref()))
         .bind(now)
         .bind(h.hukou_moved_out_on).bind(h.other_child_on)
-        .bind(&v.dibao_periods).bind(&v.low_income_periods)
+        .bind(&v.dibao_periods).bind(&v.low_income_periods).bind(&v.facts)
         .fetch_one(&mut *c).await)?;
     for m in &h.members {
         insert_member(tx, id, m).await?;
@@ -398,15 +417,15 @@ async fn insert_member(tx: &mut Tx, household_id: i64, m: &MemberInput) -> Resul
     on_tx!(tx, c => sqlx::query(
         "insert into member (household_id, name, sex, role, born_on, id_number, phone, died_on,
             resident_pension, basic_pension_monthly_fen, resident_medical_insurance, self_care,
-            pension_since, medical_insurance_since)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+            pension_since, medical_insurance_since, facts)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
         .bind(household_id).bind(m.name.trim()).bind(id.sex().as_str()).bind(m.role.as_str())
         .bind(id.birth_date()).bind(id.as_str()).bind(m.phone.as_deref().filter(|p| !p.is_empty()))
         .bind(m.died_on).bind(m.resident_pension.is_some())
         .bind(m.resident_pension.as_ref().and_then(|p| p.basic_monthly_fen))
         .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
         .bind(m.resident_pension.as_ref().and_then(|p| p.since))
-        .bind(m.resident_medical_insurance_since)
+        .bind(m.resident_medical_insurance_since).bind(json(&m.facts))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -627,7 +646,7 @@ pub async fn update(
                 ivf_birth_on = $12, contact_name = $13, contact_phone = $14,
                 version = version + 1, updated_at = $15,
                 hukou_moved_out_on = $18, other_child_on = $19, dibao_periods = $20,
-                low_income_periods = $21
+                low_income_periods = $21, facts = $22
              where household_id = $16 and version = $17")
             .bind(input.township_id.trim()).bind(input.community_id.as_deref()).bind(input.address.trim())
             .bind(input.hukou_in_district).bind(input.area.as_str()).bind(v.child_status)
@@ -637,7 +656,7 @@ pub async fn update(
             .bind(input.contact.as_ref().and_then(|c| c.phone.as_deref()))
             .bind(now).bind(id).bind(expected_version)
             .bind(input.hukou_moved_out_on).bind(input.other_child_on)
-            .bind(&v.dibao_periods).bind(&v.low_income_periods)
+            .bind(&v.dibao_periods).bind(&v.low_income_periods).bind(&v.facts)
             .execute(&mut *tx).await?.rows_affected();
         if n == 0 {
             let exists: Option<i32> = sqlx::query_scalar("select version from household where household_id = $1")
@@ -671,7 +690,7 @@ pub async fn update(
             "update member set name = $1, sex = $2, born_on = $3, id_number = $4, phone = $5,
                 died_on = $6, resident_pension = $7, basic_pension_monthly_fen = $8,
                 resident_medical_insurance = $9, self_care = $10, pension_since = $13,
-                medical_insurance_since = $14
+                medical_insurance_since = $14, facts = $15
              where household_id = $11 and role = $12")
             .bind(m.name.trim()).bind(idn.sex().as_str()).bind(idn.birth_date()).bind(idn.as_str())
             .bind(m.phone.as_deref().filter(|p| !p.is_empty())).bind(m.died_on)
@@ -680,7 +699,7 @@ pub async fn update(
             .bind(m.resident_medical_insurance).bind(m.self_care.map(|s| s.as_str()))
             .bind(id).bind(m.role.as_str())
             .bind(m.resident_pension.as_ref().and_then(|p| p.since))
-            .bind(m.resident_medical_insurance_since)
+            .bind(m.resident_medical_insurance_since).bind(json(&m.facts))
             .execute(&mut *c).await.map_err(duplicate_id)?.rows_affected());
         if changed == 0 {
             insert_member(tx, id, m).await.map_err(duplicate_id)?;
@@ -738,8 +757,8 @@ pub async fn all_records(db: &Db, township: Option<&str>) -> Result<Vec<Househol
 }
 
 impl HouseholdRecord {
-    /// The facts the rules engine reads. Member ids are the register's member ids; facts the
-    /// register does not keep yet stay unrecorded, so clauses needing them say `needs_data`.
+    /// The facts the rules engine reads. Member ids are the register's member ids; a fact the
+    /// file does not hold stays unrecorded, so a clause needing it says `needs_data`.
     pub fn facts(&self) -> crate::rules::Household {
         use crate::rules as r;
         r::Household {
@@ -786,18 +805,19 @@ impl HouseholdRecord {
                         SelfCare::Partial => r::SelfCare::Partial,
                         SelfCare::None => r::SelfCare::None,
                     }),
-                    economic_difficulty: None,
-                    extreme_poverty: None,
-                    civil_capacity: None,
-                    other_guardian: None,
+                    economic_difficulty: m.facts.economic_difficulty.clone(),
+                    extreme_poverty: m.facts.extreme_poverty.clone(),
+                    civil_capacity: m.facts.civil_capacity.clone(),
+                    other_guardian: m.facts.other_guardian.clone(),
                     pension_paid_this_year: None,
                     pension_tier: None,
-                    severely_disabled: None,
-                    in_school: None,
+                    contributions: m.facts.contributions.clone(),
+                    severely_disabled: m.facts.severely_disabled.clone(),
+                    in_school: m.facts.in_school.clone(),
                 })
                 .collect(),
-            housing_difficulty: None,
-            funeral_subsidy_conditions: None,
+            housing_difficulty: self.facts.housing_difficulty.clone(),
+            funeral_subsidy_conditions: self.facts.funeral_subsidy_conditions.clone(),
         }
     }
 }

@@ -195,6 +195,8 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                     .as_ref()
                     .and_then(|c| c.phone.clone())
                     .unwrap_or_default(),
+                csv_io::format_timeline(&r.facts.housing_difficulty, csv_io::format_flag),
+                csv_io::format_timeline(&r.facts.funeral_subsidy_conditions, csv_io::format_flag),
             ]);
             for role in [Role::Mother, Role::Father] {
                 match r.members.iter().find(|m| m.role == role) {
@@ -219,6 +221,12 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                         .into(),
                         date(m.resident_pension.as_ref().and_then(|p| p.since)),
                         date(m.resident_medical_insurance_since),
+                        csv_io::format_timeline(&m.facts.extreme_poverty, csv_io::format_flag),
+                        csv_io::format_timeline(&m.facts.economic_difficulty, csv_io::format_flag),
+                        csv_io::format_timeline(&m.facts.civil_capacity, csv_io::format_capacity),
+                        csv_io::format_timeline(&m.facts.other_guardian, csv_io::format_flag),
+                        csv_io::format_timeline(&m.facts.severely_disabled, csv_io::format_flag),
+                        csv_io::format_contributions(&m.facts.contributions),
                     ]),
                     // As many empty cells as the file has columns for one parent.
                     None => row.extend(std::iter::repeat_n(

@@ -8,8 +8,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::{
-    validate_household, Area, Child, Contact, HouseholdInput, IdNumber, MemberInput, PensionInput,
-    Role, SelfCare, Span,
+    validate_household, Area, Child, CivilCapacity, Contact, Contribution, HouseholdFacts,
+    HouseholdInput, IdNumber, MemberFacts, MemberInput, PensionInput, Role, SelfCare, Span, Step,
+    Timeline,
 };
 
 /// The text encoding of an uploaded file.
@@ -157,6 +158,8 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("ivf_birth_on", "试管婴儿出生日期", false),
     ("contact_name", "联系人", false),
     ("contact_phone", "联系人电话", false),
+    ("housing_difficulty", "住房困难", false),
+    ("funeral_subsidy_conditions", "符合惠民殡葬补贴条件", false),
     ("mother_name", "女方姓名", false),
     ("mother_id_number", "女方身份证号", false),
     ("mother_phone", "女方电话", false),
@@ -167,6 +170,12 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("mother_self_care", "女方自理能力", false),
     ("mother_pension_since", "女方参加养老保险日期", false),
     ("mother_medical_insurance_since", "女方参加医保日期", false),
+    ("mother_extreme_poverty", "女方特困供养", false),
+    ("mother_economic_difficulty", "女方经济困难", false),
+    ("mother_civil_capacity", "女方民事行为能力", false),
+    ("mother_other_guardian", "女方有其他监护人", false),
+    ("mother_severely_disabled", "女方重度残疾", false),
+    ("mother_pension_contributions", "女方养老保险缴费", false),
     ("father_name", "男方姓名", false),
     ("father_id_number", "男方身份证号", false),
     ("father_phone", "男方电话", false),
@@ -177,6 +186,12 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("father_self_care", "男方自理能力", false),
     ("father_pension_since", "男方参加养老保险日期", false),
     ("father_medical_insurance_since", "男方参加医保日期", false),
+    ("father_extreme_poverty", "男方特困供养", false),
+    ("father_economic_difficulty", "男方经济困难", false),
+    ("father_civil_capacity", "男方民事行为能力", false),
+    ("father_other_guardian", "男方有其他监护人", false),
+    ("father_severely_disabled", "男方重度残疾", false),
+    ("father_pension_contributions", "男方养老保险缴费", false),
 ];
 
 /// Decodes the file's bytes to text.
@@ -524,6 +539,18 @@ impl RowReader {
                 phone: non_empty(cell.get("contact_phone")),
             }),
         };
+        let facts = HouseholdFacts {
+            housing_difficulty: self
+                .timeline("housing_difficulty", cell.get("housing_difficulty"), flag)
+                .unwrap_or_default(),
+            funeral_subsidy_conditions: self
+                .timeline(
+                    "funeral_subsidy_conditions",
+                    cell.get("funeral_subsidy_conditions"),
+                    flag,
+                )
+                .unwrap_or_default(),
+        };
         let mut members = Vec::new();
         for role in [Role::Mother, Role::Father] {
             if let Some(m) = self.member(role, cell) {
@@ -553,6 +580,7 @@ impl RowReader {
             ivf_birth_on: ivf.flatten(),
             contact,
             members,
+            facts,
         };
         // Every problem of the row is reported, not just the first: a column already reported
         // (e.g. an unknown township, left empty here) is not reported twice.
@@ -628,6 +656,30 @@ impl RowReader {
                 None
             }
         };
+        let mut flag_of = |f: &str| {
+            self.timeline(&key(f), cell.get(&key(f)), flag)
+                .unwrap_or_default()
+        };
+        let (extreme_poverty, economic_difficulty, other_guardian, severely_disabled) = (
+            flag_of("extreme_poverty"),
+            flag_of("economic_difficulty"),
+            flag_of("other_guardian"),
+            flag_of("severely_disabled"),
+        );
+        let civil_capacity = self
+            .timeline(
+                &key("civil_capacity"),
+                cell.get(&key("civil_capacity")),
+                capacity,
+            )
+            .unwrap_or_default();
+        let contributions = match parse_contributions(cell.get(&key("pension_contributions"))) {
+            Ok(c) => c,
+            Err(bad) => {
+                self.err(key("pension_contributions"), format!("缴费记录无效“{bad}”，应为 2025年300元按期；2026年500元未按期 / not a contribution '{bad}', write 2025年300元按期；2026年500元未按期"));
+                Vec::new()
+            }
+        };
         Some(MemberInput {
             name: name.to_owned(),
             sex: None,
@@ -643,7 +695,35 @@ impl RowReader {
             resident_medical_insurance: medical == Some(true),
             resident_medical_insurance_since: medical_since,
             self_care,
+            facts: MemberFacts {
+                extreme_poverty,
+                economic_difficulty,
+                civil_capacity,
+                other_guardian,
+                severely_disabled,
+                in_school: Timeline::default(),
+                contributions,
+            },
         })
+    }
+
+    /// A dated fact as staff write it (see [`parse_timeline`]); `None` after recording an error.
+    fn timeline<T: Copy>(
+        &mut self,
+        field: &str,
+        s: &str,
+        value: fn(&str) -> Option<T>,
+    ) -> Option<Timeline<T>> {
+        match parse_timeline(s, value) {
+            Ok(t) => Some(t),
+            Err(bad) => {
+                self.err(
+                    field,
+                    format!("无效“{bad}”，应为 是、否，或 2021-03-01起是；2024-01-01起否 / not valid '{bad}', write yes, no, or 2021-03-01起是；2024-01-01起否"),
+                );
+                None
+            }
+        }
     }
 
     /// A yes/no cell that must be filled in.
@@ -743,7 +823,10 @@ fn csv_field(path: &str, h: &HouseholdInput) -> String {
                 let field = match field {
                     "resident_pension.basic_monthly_fen" => "basic_pension_yuan",
                     "born_on" | "sex" => "id_number",
-                    f => f,
+                    f if f.starts_with("facts.contributions") => "pension_contributions",
+                    f => f
+                        .strip_prefix("facts.")
+                        .map_or(f, |f| f.split(['[', '.']).next().unwrap_or(f)),
                 };
                 return format!("{}_{}", m.role, field);
             }
@@ -753,8 +836,125 @@ fn csv_field(path: &str, h: &HouseholdInput) -> String {
         "child.died_on" => "child_died_on".into(),
         "child.disability_grade" => "child_disability_grade".into(),
         "township_id" => "township".into(),
+        other if other.starts_with("facts.") => other["facts.".len()..]
+            .split(['[', '.'])
+            .next()
+            .unwrap_or(other)
+            .to_owned(),
         other => other.replace('.', "_"),
     }
+}
+
+/// A yes/no cell's value, as [`RowReader::optional_flag`] reads it.
+fn flag(s: &str) -> Option<bool> {
+    match s {
+        "是" | "有" | "true" | "yes" | "y" | "1" | "Y" | "TRUE" => Some(true),
+        "否" | "无" | "false" | "no" | "n" | "0" | "N" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// A civil-capacity value: 完全 / 限制 / 无 (or full, limited, none).
+fn capacity(s: &str) -> Option<CivilCapacity> {
+    match s {
+        "完全" | "完全民事行为能力" | "full" => Some(CivilCapacity::Full),
+        "限制" | "限制民事行为能力" | "limited" => Some(CivilCapacity::Limited),
+        "无" | "无民事行为能力" | "none" => Some(CivilCapacity::None),
+        _ => None,
+    }
+}
+
+/// Writes a yes/no value as the export does.
+pub fn format_flag(b: bool) -> &'static str {
+    if b {
+        "是"
+    } else {
+        "否"
+    }
+}
+
+/// Writes a civil capacity as [`capacity`] reads it.
+pub fn format_capacity(c: CivilCapacity) -> &'static str {
+    match c {
+        CivilCapacity::Full => "完全",
+        CivilCapacity::Limited => "限制",
+        CivilCapacity::None => "无",
+    }
+}
+
+/// Parses a dated fact written as `是` (recorded without its date), `2021-03-01起是`, or steps
+/// `否；2021-03-01起是；2024-01-01起否`; empty is "not recorded". The error is the part that is
+/// not a step, or the whole cell when the steps are out of order.
+pub fn parse_timeline<T: Copy>(
+    s: &str,
+    value: impl Fn(&str) -> Option<T>,
+) -> Result<Timeline<T>, String> {
+    let steps = s
+        .split([';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('起') {
+            Some((from, v)) => Ok(Step {
+                from: Some(parse_date(from.trim()).ok_or_else(|| p.to_owned())?),
+                value: value(v.trim()).ok_or_else(|| p.to_owned())?,
+            }),
+            None => Ok(Step {
+                from: None,
+                value: value(p).ok_or_else(|| p.to_owned())?,
+            }),
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Timeline::new(steps).map_err(|_| s.to_owned())
+}
+
+/// Writes a dated fact the way [`parse_timeline`] reads it.
+pub fn format_timeline<T: Copy>(t: &Timeline<T>, value: impl Fn(T) -> &'static str) -> String {
+    t.steps()
+        .iter()
+        .map(|s| match s.from {
+            Some(from) => format!("{from}起{}", value(s.value)),
+            None => value(s.value).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// Parses yearly contributions written as `2025年300元按期；2026年500元未按期`.
+pub fn parse_contributions(s: &str) -> Result<Vec<Contribution>, String> {
+    s.split([';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let bad = || p.to_owned();
+            let (year, rest) = p.split_once('年').ok_or_else(bad)?;
+            let (yuan, paid) = rest.split_once('元').ok_or_else(bad)?;
+            Ok(Contribution {
+                year: year.trim().parse().map_err(|_| bad())?,
+                tier_fen: parse_yuan(yuan.trim()).ok_or_else(bad)?,
+                on_time: match paid.trim() {
+                    "按期" | "按时" | "是" => true,
+                    "未按期" | "逾期" | "否" => false,
+                    _ => return Err(bad()),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Writes contributions the way [`parse_contributions`] reads them.
+pub fn format_contributions(c: &[Contribution]) -> String {
+    c.iter()
+        .map(|c| {
+            let yuan = format_yuan(c.tier_fen);
+            let yuan = yuan.strip_suffix(".00").unwrap_or(&yuan);
+            format!(
+                "{}年{yuan}元{}",
+                c.year,
+                if c.on_time { "按期" } else { "未按期" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// Parses periods written as `2019-01-01至2019-12-31；2021-03-01至今`; the error is the part

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::text::{self, TextRule};
 use super::{Area, IdNumber, Role, SelfCare, Sex};
-pub use crate::rules::Span;
+pub use crate::rules::{CivilCapacity, Contribution, Span, Step, Timeline};
 
 /// The only child's status (独生子女情况).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +88,60 @@ pub struct Contact {
     pub phone: Option<String>,
 }
 
+/// What the rules read of a member beyond the file's basics, each fact with the day it holds
+/// from (see [`Timeline`]): nothing here is shown at the desk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemberFacts {
+    /// Meets the extreme-poverty support conditions (特困供养, 二(七)4).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub extreme_poverty: Timeline<bool>,
+    /// In economic difficulty (经济困难, 二(七)3, 二(九)4).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub economic_difficulty: Timeline<bool>,
+    /// Civil capacity (民事行为能力, 二(五)5).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub civil_capacity: Timeline<CivilCapacity>,
+    /// Has a guardian other than the unit or the village committee (二(五)5).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub other_guardian: Timeline<bool>,
+    /// Severely disabled or otherwise unable to pay the pension contribution (二(七)1).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub severely_disabled: Timeline<bool>,
+    /// In senior secondary school (the disabled child, 二(九)4).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub in_school: Timeline<bool>,
+    /// The resident pension contributions, one per year: tier and whether paid on time (二(七)1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contributions: Vec<Contribution>,
+}
+
+impl MemberFacts {
+    /// Nothing recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == MemberFacts::default()
+    }
+}
+
+/// What the rules read of a household beyond the file's basics, dated like [`MemberFacts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HouseholdFacts {
+    /// Urban: poor and badly housed; rural: meets the dilapidated-house criteria (二(九)3).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub housing_difficulty: Timeline<bool>,
+    /// Meets the 惠民殡葬 funeral-subsidy conditions (二(九)5).
+    #[serde(skip_serializing_if = "Timeline::is_empty")]
+    pub funeral_subsidy_conditions: Timeline<bool>,
+}
+
+impl HouseholdFacts {
+    /// Nothing recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == HouseholdFacts::default()
+    }
+}
+
 /// One member of a household, as submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +175,9 @@ pub struct MemberInput {
     /// Self-care ability, when assessed.
     #[serde(default)]
     pub self_care: Option<SelfCare>,
+    /// The dated facts the rules read.
+    #[serde(default, skip_serializing_if = "MemberFacts::is_empty")]
+    pub facts: MemberFacts,
 }
 
 /// A household file, as submitted by the office or a township.
@@ -167,6 +224,9 @@ pub struct HouseholdInput {
     pub contact: Option<Contact>,
     /// The members: mother and/or father, and optionally the child.
     pub members: Vec<MemberInput>,
+    /// The household's dated facts the rules read.
+    #[serde(default, skip_serializing_if = "HouseholdFacts::is_empty")]
+    pub facts: HouseholdFacts,
 }
 
 /// One problem with one field of an input, in both languages.
@@ -227,6 +287,94 @@ fn check_periods(
             name,
             format!("与{field}所示今日状态不符 / does not agree with what {field} say of today"),
         ));
+    }
+}
+
+/// A timeline's days are not in the future (its order was checked when it was read).
+fn check_timeline<T: Copy>(
+    field: &str,
+    t: &Timeline<T>,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) {
+    for (i, s) in t.steps().iter().enumerate() {
+        if s.from.is_some_and(|f| f > today) {
+            errors.push(FieldError::new(
+                format!("{field}[{i}].from"),
+                "日期在将来 / date is in the future",
+            ));
+        }
+    }
+}
+
+/// The highest yearly contribution tier the register accepts (fen): far above any tier the
+/// district offers (the rule set's table decides which tiers count).
+const MAX_TIER_FEN: i64 = 10_000_000;
+
+fn check_member_facts(
+    field: &str,
+    f: &MemberFacts,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) {
+    use chrono::Datelike;
+    check_timeline(
+        &format!("{field}.extreme_poverty"),
+        &f.extreme_poverty,
+        today,
+        errors,
+    );
+    check_timeline(
+        &format!("{field}.economic_difficulty"),
+        &f.economic_difficulty,
+        today,
+        errors,
+    );
+    check_timeline(
+        &format!("{field}.civil_capacity"),
+        &f.civil_capacity,
+        today,
+        errors,
+    );
+    check_timeline(
+        &format!("{field}.other_guardian"),
+        &f.other_guardian,
+        today,
+        errors,
+    );
+    check_timeline(
+        &format!("{field}.severely_disabled"),
+        &f.severely_disabled,
+        today,
+        errors,
+    );
+    check_timeline(&format!("{field}.in_school"), &f.in_school, today, errors);
+    for (j, c) in f.contributions.iter().enumerate() {
+        let at = format!("{field}.contributions[{j}]");
+        if !(1990..=today.year()).contains(&c.year) {
+            errors.push(FieldError::new(
+                format!("{at}.year"),
+                format!(
+                    "年份应在1990至{}之间 / year must be 1990 to {}",
+                    today.year(),
+                    today.year()
+                ),
+            ));
+        }
+        if !(0..=MAX_TIER_FEN).contains(&c.tier_fen) {
+            errors.push(FieldError::new(
+                format!("{at}.tier_fen"),
+                format!(
+                    "缴费档次应在0至{MAX_TIER_FEN}分之间 / tier must be 0 to {MAX_TIER_FEN} fen"
+                ),
+            ));
+        }
+        if f.contributions[..j].iter().any(|o| o.year == c.year) {
+            errors.push(FieldError::new(
+                format!("{at}.year"),
+                format!("{}年重复 / year {} is given twice", c.year, c.year),
+            ));
+        }
     }
 }
 
@@ -317,6 +465,21 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
             "hukou_moved_out_on",
             "户籍在本区时不填 / only with hukou_in_district: false",
         ));
+    }
+    check_timeline(
+        "facts.housing_difficulty",
+        &h.facts.housing_difficulty,
+        today,
+        &mut errors,
+    );
+    check_timeline(
+        "facts.funeral_subsidy_conditions",
+        &h.facts.funeral_subsidy_conditions,
+        today,
+        &mut errors,
+    );
+    for (i, m) in h.members.iter().enumerate() {
+        check_member_facts(&format!("members[{i}].facts"), &m.facts, today, &mut errors);
     }
     check_periods("dibao", h.dibao, &h.dibao_periods, today, &mut errors);
     check_periods(

@@ -8,7 +8,8 @@ pub mod mask;
 pub mod text;
 
 pub use household::{
-    validate_household, Child, Contact, FieldError, HouseholdInput, MemberInput, PensionInput, Span,
+    validate_household, Child, CivilCapacity, Contact, Contribution, FieldError, HouseholdFacts,
+    HouseholdInput, MemberFacts, MemberInput, PensionInput, Span, Step, Timeline,
 };
 pub use id_number::{check_char, IdNumber, IdNumberError};
 

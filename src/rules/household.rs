@@ -129,6 +129,122 @@ impl Span {
     }
 }
 
+/// A fact that may change over time (特困 status, civil capacity, housing …): each step gives
+/// its value from a day on, until the next step. A value written without a date holds on
+/// every day (a file kept before the dates were recorded); before the first dated step the
+/// fact is not recorded; an empty timeline is not recorded at all.
+///
+/// In JSON it is the plain value (`true`), `null`, or the steps
+/// (`[{"from": "2021-03-01", "value": true}, {"from": "2024-01-01", "value": false}]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeline<T>(Vec<Step<T>>);
+
+/// One step of a [`Timeline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step<T> {
+    /// The first day the value holds; none for a value recorded without its date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    /// The value.
+    pub value: T,
+}
+
+impl<T> Default for Timeline<T> {
+    fn default() -> Self {
+        Timeline(Vec::new())
+    }
+}
+
+impl<T: Copy> Timeline<T> {
+    /// A value recorded without its date: it holds on every day.
+    pub fn always(value: T) -> Self {
+        Timeline(vec![Step { from: None, value }])
+    }
+
+    /// The steps, checked: at most one undated step and only first, dated steps in strictly
+    /// increasing order. The error says what is wrong (the caller names the field).
+    pub fn new(steps: Vec<Step<T>>) -> Result<Self, String> {
+        for (i, w) in steps.windows(2).enumerate() {
+            match (w[0].from, w[1].from) {
+                (_, None) => {
+                    return Err(format!(
+                        "[{}]: only the first step may be without a date",
+                        i + 1
+                    ))
+                }
+                (Some(a), Some(b)) if b <= a => {
+                    return Err(format!("[{}]: from must be after the step before", i + 1))
+                }
+                _ => {}
+            }
+        }
+        Ok(Timeline(steps))
+    }
+
+    /// The value on `on`; `None` when not recorded for that day.
+    pub fn on(&self, on: NaiveDate) -> Option<T> {
+        self.0
+            .iter()
+            .rev()
+            .find(|s| s.from.is_none_or(|f| f <= on))
+            .map(|s| s.value)
+    }
+
+    /// The steps.
+    pub fn steps(&self) -> &[Step<T>] {
+        &self.0
+    }
+
+    /// Nothing recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The days the value changes.
+    pub fn changes(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.0.iter().filter_map(|s| s.from)
+    }
+}
+
+impl<T: Serialize> Serialize for Timeline<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [] => s.serialize_none(),
+            [Step { from: None, value }] => value.serialize(s),
+            steps => steps.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Copy> Deserialize<'de> for Timeline<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw<T> {
+            Steps(Vec<Step<T>>),
+            Value(T),
+        }
+        match Option::<Raw<T>>::deserialize(d)? {
+            None => Ok(Timeline::default()),
+            Some(Raw::Value(v)) => Ok(Timeline::always(v)),
+            Some(Raw::Steps(steps)) => Timeline::new(steps).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// One year's resident pension contribution (二(七)1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contribution {
+    /// The calendar year.
+    pub year: i32,
+    /// The tier chosen (its yearly amount, fen).
+    pub tier_fen: i64,
+    /// Paid on time.
+    pub on_time: bool,
+}
+
 /// A yes/no fact and, when recorded, the periods it held: with periods they decide, without
 /// them the flag holds on every day (a file kept before the dates were recorded).
 fn holds(flag: bool, periods: &[Span], on: NaiveDate) -> bool {
@@ -179,29 +295,34 @@ pub struct Member {
     #[serde(default)]
     pub self_care: Option<SelfCare>,
     /// In economic difficulty (经济困难).
-    #[serde(default)]
-    pub economic_difficulty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub economic_difficulty: Timeline<bool>,
     /// Meets the extreme-poverty (特困) support conditions.
-    #[serde(default)]
-    pub extreme_poverty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub extreme_poverty: Timeline<bool>,
     /// Civil capacity.
-    #[serde(default)]
-    pub civil_capacity: Option<CivilCapacity>,
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub civil_capacity: Timeline<CivilCapacity>,
     /// Has a guardian other than the unit / committee.
-    #[serde(default)]
-    pub other_guardian: Option<bool>,
-    /// Paid this year's resident pension contribution on time.
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub other_guardian: Timeline<bool>,
+    /// Paid the resident pension contribution on time, in any year without a
+    /// `contributions` entry (a file kept before the years were recorded).
     #[serde(default)]
     pub pension_paid_this_year: Option<bool>,
-    /// The contribution tier chosen this year (its yearly amount, fen).
+    /// The contribution tier (its yearly amount, fen), in any year without a
+    /// `contributions` entry.
     #[serde(default)]
     pub pension_tier: Option<i64>,
+    /// The resident pension contributions, year by year.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributions: Vec<Contribution>,
     /// Severely disabled or otherwise unable to pay (重度残疾人等缴费困难群体).
-    #[serde(default)]
-    pub severely_disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub severely_disabled: Timeline<bool>,
     /// In senior secondary school (for the disabled child).
-    #[serde(default)]
-    pub in_school: Option<bool>,
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub in_school: Timeline<bool>,
 }
 
 /// A household as the engine sees it.
@@ -240,9 +361,9 @@ pub struct Household {
     /// The members (parents and possibly the disabled child).
     pub members: Vec<Member>,
     /// Urban: poor and badly housed; rural: meets the dilapidated-house criteria.
-    pub housing_difficulty: Option<bool>,
+    pub housing_difficulty: Timeline<bool>,
     /// Meets the 惠民殡葬 subsidy conditions.
-    pub funeral_subsidy_conditions: Option<bool>,
+    pub funeral_subsidy_conditions: Timeline<bool>,
 }
 
 #[derive(Deserialize)]
@@ -265,9 +386,9 @@ struct RawHousehold {
     ivf_birth_on: Option<Option<NaiveDate>>,
     members: Vec<Member>,
     #[serde(default)]
-    housing_difficulty: Option<bool>,
+    housing_difficulty: Timeline<bool>,
     #[serde(default)]
-    funeral_subsidy_conditions: Option<bool>,
+    funeral_subsidy_conditions: Timeline<bool>,
 }
 
 impl TryFrom<RawHousehold> for Household {
@@ -283,6 +404,19 @@ impl TryFrom<RawHousehold> for Household {
             if let Some(t) = m.pension_tier {
                 if t < 0 {
                     return Err(format!("members[{i}].pension_tier must be ≥ 0"));
+                }
+            }
+            for (j, c) in m.contributions.iter().enumerate() {
+                if c.tier_fen < 0 {
+                    return Err(format!(
+                        "members[{i}].contributions[{j}].tier_fen must be ≥ 0"
+                    ));
+                }
+                if m.contributions[..j].iter().any(|o| o.year == c.year) {
+                    return Err(format!(
+                        "members[{i}].contributions[{j}]: year {} is given twice",
+                        c.year
+                    ));
                 }
             }
             if let Some(Some(ResidentPension {
@@ -400,11 +534,17 @@ impl Household {
             m.resident_medical_insurance_since
                 .into_iter()
                 .chain(m.resident_pension.flatten().and_then(|p| p.since))
+                .chain(m.timeline_changes())
         });
+        let timelines = self
+            .housing_difficulty
+            .changes()
+            .chain(self.funeral_subsidy_conditions.changes());
         self.hukou_moved_out_on
             .into_iter()
             .chain(self.other_child_on)
             .chain(enrolments)
+            .chain(timelines)
             .chain(
                 spans.flat_map(|p| {
                     std::iter::once(p.from).chain(p.until.and_then(|u| u.succ_opt()))
@@ -414,6 +554,35 @@ impl Household {
 }
 
 impl Member {
+    /// The days one of the member's timelines changes, and the first day of each year whose
+    /// contribution is recorded.
+    fn timeline_changes(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.economic_difficulty
+            .changes()
+            .chain(self.extreme_poverty.changes())
+            .chain(self.civil_capacity.changes())
+            .chain(self.other_guardian.changes())
+            .chain(self.severely_disabled.changes())
+            .chain(self.in_school.changes())
+            .chain(self.contributions.iter().flat_map(|c| {
+                [c.year, c.year + 1]
+                    .into_iter()
+                    .filter_map(|y| NaiveDate::from_ymd_opt(y, 1, 1))
+            }))
+    }
+
+    /// The contribution of `on`'s year: paid on time, and the tier (its yearly amount, fen).
+    pub fn contribution_on(&self, on: NaiveDate) -> (Option<bool>, Option<i64>) {
+        use chrono::Datelike;
+        match self.contributions.iter().find(|c| c.year == on.year()) {
+            Some(c) => (Some(c.on_time), Some(c.tier_fen)),
+            None if self.contributions.is_empty() => {
+                (self.pension_paid_this_year, self.pension_tier)
+            }
+            None => (None, None),
+        }
+    }
+
     /// The resident pension enrolment as it stood on `on` (enrolled from its `since`).
     pub fn pension_on(&self, on: NaiveDate) -> Option<Option<ResidentPension>> {
         self.resident_pension

@@ -85,8 +85,8 @@ pub use entitlement::{
 pub use error::{EvalError, NoRuleSet, RuleError, Window};
 pub use evaluate::evaluate;
 pub use household::{
-    anniversary, Area, Child, CivilCapacity, Household, Member, ResidentPension, Role, SelfCare,
-    Span,
+    anniversary, Area, Child, CivilCapacity, Contribution, Household, Member, ResidentPension,
+    Role, SelfCare, Span, Step, Timeline,
 };
 pub use payments::{payments, Due, Period};
 pub use ruleset::{Continuation, Dated, Fraction, Param, Params, Prior, RuleSet, Tier};

@@ -59,7 +59,9 @@ pub(crate) fn pension_contribution_subsidy(ctx: &mut Ctx) {
             }
             Some(Some(_)) => {}
         }
-        if m.pension_paid_this_year == Some(false) {
+        let (paid, tier_fen) = m.contribution_on(ctx.on);
+        let severely_disabled = m.severely_disabled.on(ctx.on);
+        if paid == Some(false) {
             ctx.refuse(code, Some(m), || {
                 Basis::new(
                     "二(七)1",
@@ -71,27 +73,25 @@ pub(crate) fn pension_contribution_subsidy(ctx: &mut Ctx) {
             continue;
         }
         let mut missing = Vec::new();
-        if m.pension_paid_this_year.is_none() {
+        if paid.is_none() {
             missing.push(format!("members[{i}].pension_paid_this_year"));
         }
-        if m.pension_tier.is_none() {
+        if tier_fen.is_none() {
             missing.push(format!("members[{i}].pension_tier"));
         }
-        if m.severely_disabled.is_none() {
+        if severely_disabled.is_none() {
             missing.push(format!("members[{i}].severely_disabled"));
         }
-        let tier = m
-            .pension_tier
-            .and_then(|t| tiers.value.iter().find(|x| x.contribution_fen == t));
-        if m.pension_tier.is_some() && tier.is_none() {
+        let tier = tier_fen.and_then(|t| tiers.value.iter().find(|x| x.contribution_fen == t));
+        if tier_fen.is_some() && tier.is_none() {
             missing.push(format!(
                 "members[{i}].pension_tier (not a tier of the table)"
             ));
         }
         let b = base()
             .param("pension_contribution_tiers", tiers)
-            .fact("pension_tier", m.pension_tier);
-        match (tier, m.severely_disabled, missing.is_empty()) {
+            .fact("pension_tier", tier_fen);
+        match (tier, severely_disabled, missing.is_empty()) {
             (Some(t), Some(severe), true) => {
                 let mut amount = t.subsidy_fen;
                 let mut b = b
@@ -193,12 +193,13 @@ pub(crate) fn nursing_subsidy(ctx: &mut Ctx) {
         if ctx.refuse_if_dead(code, "二(七)3", m) {
             continue;
         }
+        let economic_difficulty = m.economic_difficulty.on(ctx.on);
         let base = |zh, en| {
             Basis::new("二(七)3", zh, en)
                 .param("elderly_min_age", age)
                 .fact("born_on", m.born_on)
                 .fact("self_care", m.self_care)
-                .fact("economic_difficulty", m.economic_difficulty)
+                .fact("economic_difficulty", economic_difficulty)
         };
         if !ctx.elderly(m) {
             let b = base("非老年人（未满60周岁）", "not elderly (under 60)");
@@ -213,7 +214,7 @@ pub(crate) fn nursing_subsidy(ctx: &mut Ctx) {
             ctx.refuse(code, Some(m), || b);
             continue;
         }
-        if m.economic_difficulty == Some(false) {
+        if economic_difficulty == Some(false) {
             let b = base("无经济困难", "not in economic difficulty");
             ctx.refuse(code, Some(m), || b);
             continue;
@@ -222,7 +223,7 @@ pub(crate) fn nursing_subsidy(ctx: &mut Ctx) {
         if m.self_care.is_none() {
             missing.push(format!("members[{i}].self_care"));
         }
-        if m.economic_difficulty.is_none() {
+        if economic_difficulty.is_none() {
             missing.push(format!("members[{i}].economic_difficulty"));
         }
         let b = base("生活长期不能自理、经济困难的老年人护理补贴，每月", "nursing subsidy for elderly long unable to care for themselves and in difficulty, per month").param("nursing_subsidy_fen", amount);

@@ -69,13 +69,14 @@ fn member_services(ctx: &mut Ctx, i: usize, m: &Member) {
 
     let code = Code::GuardianConsent;
     if !ctx.refuse_if_dead(code, "二(五)5", m) {
+        let (capacity, guardian) = (m.civil_capacity.on(ctx.on), m.other_guardian.on(ctx.on));
         let b = |zh, en| {
             Basis::new("二(五)5", zh, en)
-                .fact("civil_capacity", m.civil_capacity)
-                .fact("other_guardian", m.other_guardian)
+                .fact("civil_capacity", capacity)
+                .fact("other_guardian", guardian)
         };
         let rule = ("无（或限制）民事行为能力且无其他监护人：由单位或村（居）委会签字同意手术、特殊检查", "no or limited civil capacity and no other guardian: the unit or village/residents' committee signs consent");
-        match (m.civil_capacity, m.other_guardian) {
+        match (capacity, guardian) {
             (Some(CivilCapacity::Full), _) => ctx.refuse(code, Some(m), || {
                 b("具有完全民事行为能力", "has full civil capacity")
             }),
@@ -103,16 +104,17 @@ fn member_services(ctx: &mut Ctx, i: usize, m: &Member) {
     let code = Code::ElderlyCarePriority;
     if !ctx.refuse_if_dead(code, "二(七)4", m) {
         let age = ctx.set.params.elderly_min_age.at(ctx.on);
+        let poverty = m.extreme_poverty.on(ctx.on);
         let b = |zh, en| {
             Basis::new("二(七)4", zh, en)
                 .param("elderly_min_age", age)
                 .fact("born_on", m.born_on)
-                .fact("extreme_poverty", m.extreme_poverty)
+                .fact("extreme_poverty", poverty)
         };
         let rule = ("符合特困供养条件的纳入特困救助并优先入住供养机构；年满60周岁的优先入住政府兴办养老机构", "extreme-poverty support and priority admission; members 60+ have priority in public care homes");
-        if ctx.elderly(m) || m.extreme_poverty == Some(true) {
+        if ctx.elderly(m) || poverty == Some(true) {
             ctx.grant(code, Some(m), None, None, b(rule.0, rule.1));
-        } else if m.extreme_poverty.is_none() {
+        } else if poverty.is_none() {
             ctx.needs(
                 code,
                 Some(m),
@@ -177,8 +179,11 @@ fn disabled_child_support(ctx: &mut Ctx) {
     }
     let b = Basis::new("二(九)4", "优先医疗康复、优先适配辅助器具；家庭经济困难的在读高中阶段学生免缴学杂费", "priority rehabilitation and assistive devices; senior-secondary tuition waived if the family is poor")
         .fact("child", ctx.hh.child_on(ctx.on))
-        .fact("in_school", child.and_then(|c| c.in_school))
-        .fact("economic_difficulty", child.and_then(|c| c.economic_difficulty));
+        .fact("in_school", child.and_then(|c| c.in_school.on(ctx.on)))
+        .fact(
+            "economic_difficulty",
+            child.and_then(|c| c.economic_difficulty.on(ctx.on)),
+        );
     ctx.grant(code, child, None, None, b);
 }
 
@@ -196,12 +201,13 @@ fn housing_priority(ctx: &mut Ctx) {
             "rural family meeting the dilapidated-house criteria: priority renovation",
         ),
     };
+    let housing = ctx.hh.housing_difficulty.on(ctx.on);
     let b = |zh, en| {
         Basis::new("二(九)3", zh, en)
             .fact("area", area)
-            .fact("housing_difficulty", ctx.hh.housing_difficulty)
+            .fact("housing_difficulty", housing)
     };
-    match ctx.hh.housing_difficulty {
+    match housing {
         Some(true) => {
             let b = b(zh, en);
             ctx.grant(code, None, None, None, b)
@@ -221,7 +227,7 @@ fn housing_priority(ctx: &mut Ctx) {
 /// conditions (the one entitlement that applies to a deceased member).
 fn funeral_subsidy(ctx: &mut Ctx) {
     let code = Code::FuneralSubsidy;
-    let cond = ctx.hh.funeral_subsidy_conditions;
+    let cond = ctx.hh.funeral_subsidy_conditions.on(ctx.on);
     for (_, m) in ctx.members() {
         let b = |zh, en| {
             Basis::new("二(九)5", zh, en)

@@ -25,7 +25,7 @@ pub(crate) fn file(rows: impl IntoIterator<Item = String>) -> String {
     s
 }
 
-async fn upload(app: &TestApp, query: &str, body: Vec<u8>) -> crate::helpers::Response {
+pub(crate) async fn upload(app: &TestApp, query: &str, body: Vec<u8>) -> crate::helpers::Response {
     app.call(
         Method::POST,
         &format!("/api/v1/households/import{query}"),

@@ -36,6 +36,7 @@ mod desk;
 mod disbursement;
 mod emergencies;
 mod errors;
+mod facts;
 mod festivals;
 mod health;
 mod households;
