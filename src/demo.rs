@@ -11,9 +11,9 @@ use crate::db::places::{self, FacilityInput};
 use crate::db::{households, Db};
 use crate::error::Result;
 use crate::register::{
-    check_char, Area, Child, CivilCapacity, CommunityKind, Contact, Contribution, FacilityKind,
-    HouseholdFacts, HouseholdInput, MemberFacts, MemberInput, PensionInput, Role, SelfCare, Step,
-    Timeline, TownshipKind,
+    check_char, Area, Child, CivilCapacity, CommunityKind, Contact, ContactRole, Contribution,
+    FacilityKind, GroupMember, HouseholdFacts, HouseholdInput, MemberFacts, MemberInput,
+    PensionInput, Role, SelfCare, Step, Timeline, TownshipKind,
 };
 
 /// Zhoucun District's streets (街道) and towns (镇), with codes under 370306.
@@ -170,6 +170,12 @@ pub fn household(
         contact: Some(Contact {
             name: format!("{}干事", SURNAMES[rng.gen_range(0..SURNAMES.len())]),
             phone: Some("05336412345".into()),
+            role: Some(ContactRole::TownshipStaff),
+            group: vec![GroupMember {
+                name: format!("{}主任", SURNAMES[rng.gen_range(0..SURNAMES.len())]),
+                phone: None,
+                role: Some(ContactRole::CommunityCadre),
+            }],
         }),
         members,
         facts: HouseholdFacts::default(),

@@ -147,6 +147,9 @@ impl HouseholdRecord {
         }
         if let Some(c) = &mut self.contact {
             c.phone = c.phone.as_deref().map(mask::mask_phone);
+            for g in &mut c.group {
+                g.phone = g.phone.as_deref().map(mask::mask_phone);
+            }
         }
         self
     }
@@ -203,6 +206,8 @@ pub(crate) struct HouseholdRow {
     ivf_birth_on: Option<NaiveDate>,
     contact_name: Option<String>,
     contact_phone: Option<String>,
+    contact_role: Option<String>,
+    contact_group: String,
     facts: String,
     version: i32,
     created_at: DateTime<Utc>,
@@ -265,10 +270,20 @@ impl HouseholdRow {
             low_income_periods: serde_json::from_str(&self.low_income_periods)
                 .map_err(|e| corrupt("low-income periods", e))?,
             ivf_birth_on: self.ivf_birth_on,
-            contact: self.contact_name.map(|name| Contact {
-                name,
-                phone: self.contact_phone,
-            }),
+            contact: match self.contact_name {
+                None => None,
+                Some(name) => Some(Contact {
+                    name,
+                    phone: self.contact_phone,
+                    role: self
+                        .contact_role
+                        .map(|r| r.parse())
+                        .transpose()
+                        .map_err(|e| corrupt("contact role", e))?,
+                    group: serde_json::from_str(&self.contact_group)
+                        .map_err(|e| corrupt("contact group", e))?,
+                }),
+            },
             members,
             facts: serde_json::from_str(&self.facts).map_err(|e| corrupt("household facts", e))?,
             version: self.version,
@@ -309,7 +324,8 @@ pub(crate) const HOUSEHOLD_COLUMNS: &str =
     "household_id, township_id, community_id, address, hukou_in_district, hukou_moved_out_on, area,
     child_status, child_died_on, child_disability_grade, other_child_since, other_child_on, dibao,
     dibao_periods, low_income, low_income_periods,
-    ivf_birth_on, contact_name, contact_phone, facts, version, created_at, updated_at";
+    ivf_birth_on, contact_name, contact_phone, contact_role, contact_group, facts, version,
+    created_at, updated_at";
 pub(crate) const MEMBER_COLUMNS: &str =
     "member_id, household_id, name, sex, role, born_on, id_number, phone, died_on,
     resident_pension, basic_pension_monthly_fen, pension_since, resident_medical_insurance,
@@ -324,6 +340,8 @@ pub(crate) struct HouseholdValues<'a> {
     pub dibao_periods: String,
     pub low_income_periods: String,
     pub facts: String,
+    pub contact_role: Option<&'static str>,
+    pub contact_group: String,
 }
 
 impl<'a> HouseholdValues<'a> {
@@ -345,6 +363,12 @@ impl<'a> HouseholdValues<'a> {
             dibao_periods: periods(&input.dibao_periods),
             low_income_periods: periods(&input.low_income_periods),
             facts: json(&input.facts),
+            contact_role: input
+                .contact
+                .as_ref()
+                .and_then(|c| c.role)
+                .map(|r| r.as_str()),
+            contact_group: json(&input.contact.as_ref().map_or(&[][..], |c| &c.group[..])),
         }
     }
 }
@@ -369,9 +393,10 @@ pub async fn insert(
         "insert into household (township_id, community_id, address, hukou_in_district, area,
             child_status, child_died_on, child_disability_grade, other_child_since, dibao,
             low_income, ivf_birth_on, contact_name, contact_phone, version, created_at, updated_at,
-            hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods, facts)
+            hukou_moved_out_on, other_child_on, dibao_periods, low_income_periods, facts,
+            contact_role, contact_group)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
-            $16, $17, $18, $19, $20)
+            $16, $17, $18, $19, $20, $21, $22)
          returning household_id")
         .bind(h.township_id.trim()).bind(h.community_id.as_deref()).bind(h.address.trim())
         .bind(h.hukou_in_district).bind(h.area.as_str()).bind(v.child_status)
@@ -382,6 +407,7 @@ pub async fn insert(
         .bind(now)
         .bind(h.hukou_moved_out_on).bind(h.other_child_on)
         .bind(&v.dibao_periods).bind(&v.low_income_periods).bind(&v.facts)
+        .bind(v.contact_role).bind(&v.contact_group)
         .fetch_one(&mut *c).await)?;
     for m in &h.members {
         insert_member(tx, id, m).await?;
@@ -646,7 +672,7 @@ pub async fn update(
                 ivf_birth_on = $12, contact_name = $13, contact_phone = $14,
                 version = version + 1, updated_at = $15,
                 hukou_moved_out_on = $18, other_child_on = $19, dibao_periods = $20,
-                low_income_periods = $21, facts = $22
+                low_income_periods = $21, facts = $22, contact_role = $23, contact_group = $24
              where household_id = $16 and version = $17")
             .bind(input.township_id.trim()).bind(input.community_id.as_deref()).bind(input.address.trim())
             .bind(input.hukou_in_district).bind(input.area.as_str()).bind(v.child_status)
@@ -657,6 +683,7 @@ pub async fn update(
             .bind(now).bind(id).bind(expected_version)
             .bind(input.hukou_moved_out_on).bind(input.other_child_on)
             .bind(&v.dibao_periods).bind(&v.low_income_periods).bind(&v.facts)
+            .bind(v.contact_role).bind(&v.contact_group)
             .execute(&mut *tx).await?.rows_affected();
         if n == 0 {
             let exists: Option<i32> = sqlx::query_scalar("select version from household where household_id = $1")
@@ -708,6 +735,42 @@ pub async fn update(
     let record = fetch_in(tx, id).await?;
     log_change(tx, &record, now, account_id, reason.trim()).await?;
     Ok(record)
+}
+
+/// One period of a household's contact person: from the change that set them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactPeriod {
+    /// The version of the file that set them.
+    pub version: i32,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+    /// Why.
+    pub reason: String,
+    /// The contact person and group then; none when the file had none.
+    pub contact: Option<Contact>,
+}
+
+/// The contact persons a file has had, oldest first: every version whose contact differs from
+/// the one before.
+pub async fn contact_history(db: &Db, id: i64) -> Result<Vec<ContactPeriod>> {
+    let rows: Vec<(i32, DateTime<Utc>, String, String)> = on_db!(db, p => sqlx::query_as(
+        "select version, changed_at, reason, snapshot from change_log
+          where entity = 'household' and entity_id = $1 order by version")
+        .bind(id).fetch_all(p).await)?;
+    let mut out: Vec<ContactPeriod> = Vec::new();
+    for (version, changed_at, reason, snapshot) in rows {
+        let record: HouseholdRecord =
+            serde_json::from_str(&snapshot).map_err(|e| corrupt("history snapshot", e))?;
+        if out.last().is_none_or(|p| p.contact != record.contact) {
+            out.push(ContactPeriod {
+                version,
+                changed_at,
+                reason,
+                contact: record.contact,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Every change to a file, oldest first.

@@ -195,6 +195,15 @@ pub fn export_csv(records: &[HouseholdRecord], places: &Places, full: bool) -> R
                     .as_ref()
                     .and_then(|c| c.phone.clone())
                     .unwrap_or_default(),
+                r.contact
+                    .as_ref()
+                    .and_then(|c| c.role)
+                    .map(|r| r.zh().to_owned())
+                    .unwrap_or_default(),
+                r.contact
+                    .as_ref()
+                    .map(|c| csv_io::format_group(&c.group))
+                    .unwrap_or_default(),
                 csv_io::format_timeline(&r.facts.housing_difficulty, csv_io::format_flag),
                 csv_io::format_timeline(&r.facts.funeral_subsidy_conditions, csv_io::format_flag),
             ]);

@@ -14,13 +14,19 @@ use super::AppState;
 use crate::db::contacts::ContactRow;
 use crate::error::{AppError, Result};
 use crate::register::mask::shown_name;
-use crate::service::contacts::{self, Contact, ContactHow, Month, SheetRow, TownshipMonth};
+use crate::service::contacts::{
+    self, Contact, ContactHow, ContactPerson, Month, PersonChange, SheetRow, TownshipMonth,
+};
 use crate::time::today;
 
 /// The contact log and the month's sheet.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/households/{id}/contacts", get(list).post(add))
+        .route(
+            "/households/{id}/contact-person",
+            get(person).put(set_person),
+        )
         .route("/contacts/sheet", get(sheet))
         .route("/contacts/overdue", get(overdue))
 }
@@ -58,6 +64,26 @@ async fn add(
     };
     let row = contacts::log(&s.db, &caller, id, &c, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(row)))
+}
+
+async fn person(
+    caller: Staff<RegisterRead>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ContactPerson>> {
+    Ok(Json(contacts::person(&s.db, &caller, id).await?))
+}
+
+async fn set_person(
+    caller: Staff<RegisterWrite>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(change): Json<PersonChange>,
+) -> Result<Json<ContactPerson>> {
+    let book = s.rule_book().await?;
+    Ok(Json(
+        contacts::set_person(&s.db, &book, &caller, id, change, today()).await?,
+    ))
 }
 
 async fn list(

@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::{
-    validate_household, Area, Child, CivilCapacity, Contact, Contribution, HouseholdFacts,
-    HouseholdInput, IdNumber, MemberFacts, MemberInput, PensionInput, Role, SelfCare, Span, Step,
-    Timeline,
+    validate_household, Area, Child, CivilCapacity, Contact, ContactRole, Contribution,
+    GroupMember, HouseholdFacts, HouseholdInput, IdNumber, MemberFacts, MemberInput, PensionInput,
+    Role, SelfCare, Span, Step, Timeline,
 };
 
 /// The text encoding of an uploaded file.
@@ -158,6 +158,8 @@ pub const COLUMNS: &[(&str, &str, bool)] = &[
     ("ivf_birth_on", "试管婴儿出生日期", false),
     ("contact_name", "联系人", false),
     ("contact_phone", "联系人电话", false),
+    ("contact_role", "联系人身份", false),
+    ("contact_group", "联系小组", false),
     ("housing_difficulty", "住房困难", false),
     ("funeral_subsidy_conditions", "符合惠民殡葬补贴条件", false),
     ("mother_name", "女方姓名", false),
@@ -532,11 +534,30 @@ impl RowReader {
         let other_child_on = self.date("other_child_on", cell.get("other_child_on"), false);
         let dibao_periods = self.periods("dibao_periods", cell.get("dibao_periods"));
         let low_income_periods = self.periods("low_income_periods", cell.get("low_income_periods"));
-        let contact = match cell.get("contact_name") {
+        let role = match cell.get("contact_role") {
             "" => None,
+            r => match ContactRole::from_zh(r) {
+                Some(r) => Some(r),
+                None => {
+                    self.err("contact_role", format!("应为 镇街工作人员/村居干部/计生协会会员/志愿者，而不是“{r}” / must be township_staff, community_cadre, association_member or volunteer, not '{r}'"));
+                    None
+                }
+            },
+        };
+        let group = match parse_group(cell.get("contact_group")) {
+            Ok(g) => g,
+            Err(bad) => {
+                self.err("contact_group", format!("联系小组成员无效“{bad}”，应为 姓名 身份 电话，如 李四 村居干部 13900000000；王五 志愿者 / not a group member '{bad}', write name, role, phone"));
+                Vec::new()
+            }
+        };
+        let contact = match cell.get("contact_name") {
+            "" if role.is_none() && group.is_empty() => None,
             name => Some(Contact {
                 name: name.to_owned(),
                 phone: non_empty(cell.get("contact_phone")),
+                role,
+                group,
             }),
         };
         let facts = HouseholdFacts {
@@ -843,6 +864,51 @@ fn csv_field(path: &str, h: &HouseholdInput) -> String {
             .to_owned(),
         other => other.replace('.', "_"),
     }
+}
+
+/// Parses a contact group written as `李四 村居干部 13900000000；王五 志愿者`: each member's name,
+/// then their role and phone in either order, both optional. The error is the part that is not
+/// a member.
+pub fn parse_group(s: &str) -> Result<Vec<GroupMember>, String> {
+    s.split([';', '；'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut words = p.split_whitespace();
+            let name = words.next().ok_or_else(|| p.to_owned())?.to_owned();
+            let mut member = GroupMember {
+                name,
+                phone: None,
+                role: None,
+            };
+            for w in words {
+                match ContactRole::from_zh(w) {
+                    Some(r) if member.role.is_none() => member.role = Some(r),
+                    None if member.phone.is_none()
+                        && w.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
+                    {
+                        member.phone = Some(w.to_owned())
+                    }
+                    _ => return Err(p.to_owned()),
+                }
+            }
+            Ok(member)
+        })
+        .collect()
+}
+
+/// Writes a contact group the way [`parse_group`] reads it.
+pub fn format_group(group: &[GroupMember]) -> String {
+    group
+        .iter()
+        .map(|g| {
+            let mut words = vec![g.name.clone()];
+            words.extend(g.role.map(|r| r.zh().to_owned()));
+            words.extend(g.phone.clone());
+            words.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// A yes/no cell's value, as [`RowReader::optional_flag`] reads it.

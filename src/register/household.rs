@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::text::{self, TextRule};
-use super::{Area, IdNumber, Role, SelfCare, Sex};
+use super::{Area, ContactRole, IdNumber, Role, SelfCare, Sex};
 pub use crate::rules::{CivilCapacity, Contribution, Span, Step, Timeline};
 
 /// The only child's status (独生子女情况).
@@ -86,6 +86,29 @@ pub struct Contact {
     pub name: String,
     /// Their phone number.
     pub phone: Option<String>,
+    /// What they are: township staff, village or community cadre, association member, volunteer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ContactRole>,
+    /// The contact group's other members (联系小组).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group: Vec<GroupMember>,
+}
+
+/// The most members a contact group lists beside the contact person.
+pub const MAX_GROUP: usize = 10;
+
+/// A member of a household's contact group other than the contact person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMember {
+    /// Name.
+    pub name: String,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// What they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ContactRole>,
 }
 
 /// What the rules read of a member beyond the file's basics, each fact with the day it holds
@@ -394,14 +417,24 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
     text("address".into(), &h.address, text::ADDRESS);
     if let Some(c) = &h.contact {
         text("contact.name".into(), &c.name, text::NAME);
+        for (i, g) in c.group.iter().enumerate() {
+            text(format!("contact.group[{i}].name"), &g.name, text::NAME);
+        }
     }
     for (i, m) in h.members.iter().enumerate() {
         text(format!("members[{i}].name"), &m.name, text::NAME);
     }
+    let group = h.contact.iter().flat_map(|c| {
+        c.group
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("contact.group[{i}].phone"), &g.phone))
+    });
     let phones = h
         .contact
         .iter()
         .map(|c| ("contact.phone".to_owned(), &c.phone))
+        .chain(group)
         .chain(
             h.members
                 .iter()
@@ -490,6 +523,20 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
         &mut errors,
     );
     if let Some(c) = &h.contact {
+        if c.group.len() > MAX_GROUP {
+            errors.push(FieldError::new(
+                "contact.group",
+                format!("联系小组最多{MAX_GROUP}人 / at most {MAX_GROUP} members besides the contact person"),
+            ));
+        }
+        for (i, g) in c.group.iter().enumerate() {
+            if g.name.trim().is_empty() {
+                errors.push(FieldError::new(
+                    format!("contact.group[{i}].name"),
+                    "不能为空 / must not be empty",
+                ));
+            }
+        }
         if c.name.trim().is_empty() {
             errors.push(FieldError::new(
                 "contact.name",

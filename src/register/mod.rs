@@ -8,8 +8,9 @@ pub mod mask;
 pub mod text;
 
 pub use household::{
-    validate_household, Child, CivilCapacity, Contact, Contribution, FieldError, HouseholdFacts,
-    HouseholdInput, MemberFacts, MemberInput, PensionInput, Span, Step, Timeline,
+    validate_household, Child, CivilCapacity, Contact, Contribution, FieldError, GroupMember,
+    HouseholdFacts, HouseholdInput, MemberFacts, MemberInput, PensionInput, Span, Step, Timeline,
+    MAX_GROUP,
 };
 pub use id_number::{check_char, IdNumber, IdNumberError};
 
@@ -79,6 +80,40 @@ text_enum! {
 text_enum! {
     /// Whether a member can look after themself (生活自理能力).
     SelfCare { Full = "full", Partial = "partial", None = "none" }
+}
+
+text_enum! {
+    /// Who a household's contact person (or a member of its contact group) is (二(二)).
+    ContactRole {
+        /// 镇（街道）工作人员.
+        TownshipStaff = "township_staff",
+        /// 村（居）干部.
+        CommunityCadre = "community_cadre",
+        /// 计生协会会员.
+        AssociationMember = "association_member",
+        /// 志愿者.
+        Volunteer = "volunteer",
+    }
+}
+
+impl ContactRole {
+    /// The name staff use.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Self::TownshipStaff => "镇街工作人员",
+            Self::CommunityCadre => "村居干部",
+            Self::AssociationMember => "计生协会会员",
+            Self::Volunteer => "志愿者",
+        }
+    }
+
+    /// From the name staff use, or the stable text.
+    pub fn from_zh(s: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|r| r.zh() == s || r.as_str() == s)
+    }
 }
 
 text_enum! {

@@ -227,6 +227,102 @@ pub async fn of_household(db: &Db, caller: &Caller, household_id: i64) -> Result
     contacts::of_household(db, household_id, LOG_SHOWN).await
 }
 
+/// A household's contact person and group now, and every change of them, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactPerson {
+    /// The household.
+    pub household_id: i64,
+    /// The file's version (name it to change the contact person without racing another change).
+    pub version: i32,
+    /// The contact person and group now.
+    pub current: Option<crate::register::Contact>,
+    /// Each contact person the file has had, from the change that set them.
+    pub history: Vec<households::ContactPeriod>,
+}
+
+/// The contact person of a household and their history, for a caller who may read it (phones
+/// masked for the auditor).
+pub async fn person(db: &Db, caller: &Caller, household_id: i64) -> Result<ContactPerson> {
+    let record = households::get(db, household_id).await?;
+    reachable(caller, &record)?;
+    let mut history = households::contact_history(db, household_id).await?;
+    let version = record.version;
+    let mut current = record.contact.clone();
+    if !caller.sees_personal_data() {
+        current = record.masked().contact;
+        for p in &mut history {
+            if let Some(c) = &mut p.contact {
+                c.phone = c.phone.as_deref().map(crate::register::mask::mask_phone);
+                for g in &mut c.group {
+                    g.phone = g.phone.as_deref().map(crate::register::mask::mask_phone);
+                }
+            }
+        }
+    }
+    Ok(ContactPerson {
+        household_id,
+        version,
+        current,
+        history,
+    })
+}
+
+/// A new contact person and group for a household (the body of
+/// `PUT /api/v1/households/{id}/contact-person`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonChange {
+    /// The contact person, with their role and the group's other members.
+    pub contact: crate::register::Contact,
+    /// The file's version the change is made on; without it, the version read now.
+    #[serde(default)]
+    pub version: Option<i32>,
+    /// Why, for the file's history; a default says the contact person changed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Sets a household's contact person and group: a change of the file (one transaction, kept in
+/// its history with the reason), on the version named or else the one read now — a change made
+/// meanwhile is refused as stale, never overwritten.
+pub async fn set_person(
+    db: &Db,
+    book: &RuleBook,
+    caller: &Caller,
+    household_id: i64,
+    change: PersonChange,
+    today: NaiveDate,
+) -> Result<ContactPerson> {
+    let PersonChange {
+        contact,
+        version,
+        reason,
+    } = change;
+    if !matches!(caller.role, StaffRole::Office | StaffRole::Township) {
+        return Err(AppError::Forbidden(
+            "contact persons are set by the townships and the office".into(),
+        ));
+    }
+    let record = households::get(db, household_id).await?;
+    reachable(caller, &record)?;
+    let mut input = record.to_input();
+    input.contact = Some(contact);
+    let reason = reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("更换联系人 / contact person changed");
+    let change = crate::service::register::Change {
+        household_id,
+        expected_version: version.unwrap_or(record.version),
+        input: &input,
+        account_id: Some(caller.account_id),
+        reason,
+    };
+    crate::service::register::change_household(db, book, change, today).await?;
+    person(db, caller, household_id).await
+}
+
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(into = "String")]

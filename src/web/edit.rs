@@ -179,9 +179,17 @@ fn apply(
     input.low_income = checked("low_income");
     let contact_name = text("contact_name");
     let contact_phone = Some(text("contact_phone")).filter(|p| !p.is_empty());
+    // The form edits the name and phone; the role and the group stay as they were.
+    let (role, group) = input
+        .contact
+        .take()
+        .map(|c| (c.role, c.group))
+        .unwrap_or_default();
     input.contact = (!contact_name.is_empty() || contact_phone.is_some()).then_some(Contact {
         name: contact_name,
         phone: contact_phone,
+        role,
+        group,
     });
     for (i, m) in input.members.iter_mut().enumerate() {
         m.name = text(&format!("m{i}_name"));

@@ -240,6 +240,18 @@ fn endpoints(
         ),
         (
             Method::GET,
+            format!("{h}/contact-person"),
+            None,
+            &["office", "township", "auditor"],
+        ),
+        (
+            Method::PUT,
+            format!("{h}/contact-person"),
+            Some(json!({"contact": {"name": "李联络", "role": "volunteer"}})),
+            &["office", "township"],
+        ),
+        (
+            Method::GET,
             "/api/v1/contacts/sheet".into(),
             None,
             &["office", "township", "auditor"],

@@ -289,3 +289,57 @@ both! {
         }
     }
 }
+
+both! {
+    async fn a_township_sets_the_contact_person_and_group_and_every_change_is_kept(app) {
+        let created = app.create_household(&bereaved_household()).await;
+        let hid = created["household_id"].as_i64().unwrap();
+        let path = format!("/api/v1/households/{hid}/contact-person");
+        let person = json!({
+            "name": "赵联络", "phone": "13900001111", "role": "community_cadre",
+            "group": [
+                {"name": "钱会员", "role": "association_member", "phone": "13900002222"},
+                {"name": "孙志愿", "role": "volunteer"}
+            ]
+        });
+        let res = app.put(&path, &app.township, &json!({"contact": person, "reason": "村居调整联系人"})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.body["current"], person);
+        assert_eq!(res.body["version"], 2);
+        // The history: the contact the file was made with, then the new one, with why.
+        let history = res.body["history"].as_array().unwrap();
+        assert_eq!(history.len(), 2, "{history:?}");
+        assert_eq!(history[0]["contact"]["name"], "王干事");
+        assert_eq!(history[1]["contact"]["name"], "赵联络");
+        assert_eq!(history[1]["reason"], "村居调整联系人");
+        // It is the file's contact: the file reads it, and the change is in the file's history.
+        let file = app.get(&format!("/api/v1/households/{hid}"), &app.office).await.body;
+        assert_eq!(file["contact"]["role"], "community_cadre");
+        assert_eq!(file["contact"]["group"][1]["name"], "孙志愿");
+        // A change on a stale version is refused and changes nothing.
+        let res = app.put(&path, &app.office, &json!({"contact": {"name": "周某"}, "version": 1})).await;
+        res.assert_problem(StatusCode::CONFLICT, "stale_version");
+        assert_eq!(app.get(&path, &app.office).await.body["current"]["name"], "赵联络");
+        // The auditor reads it with phones masked; another township finds no such household; a
+        // clinic and a desk may not.
+        let audited = app.get(&path, &app.auditor).await.body;
+        assert_ne!(audited["current"]["group"][0]["phone"], "13900002222");
+        assert_ne!(audited["history"][1]["contact"]["phone"], "13900001111");
+        app.get(&path, &app.other_township).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        app.put(&path, &app.other_township, &json!({"contact": {"name": "周某"}})).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        app.get(&path, &app.clinic).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        // Bad input names the field: an unknown role, an empty group member, a group too large.
+        let res = app.put(&path, &app.township, &json!({"contact": {"name": "周某", "role": "boss"}})).await;
+        assert!(res.status.is_client_error() && res.body.to_string().contains("role"), "{}", res.body);
+        let res = app.put(&path, &app.township, &json!({"contact": {"name": "周某", "group": [{"name": " "}]}})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.to_string().contains("contact.group[0].name"), "{}", res.body);
+        let many: Vec<Value> = (0..11).map(|i| json!({"name": format!("组员{i}")})).collect();
+        let res = app.put(&path, &app.township, &json!({"contact": {"name": "周某", "group": many}})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.to_string().contains("contact.group"), "{}", res.body);
+        let res = app.put("/api/v1/households/999999/contact-person", &app.office, &json!({"contact": {"name": "周某"}})).await;
+        res.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(app.get(&path, &app.office).await.body["version"], 2);
+    }
+}

@@ -122,7 +122,7 @@ both! {
 fn facts_file(rows: impl IntoIterator<Item = String>) -> String {
     file(rows).replacen(
         HEADER_ZH,
-        &format!("{HEADER_ZH},住房困难,女方特困供养,女方民事行为能力,女方有其他监护人,女方养老保险缴费,男方重度残疾"),
+        &format!("{HEADER_ZH},住房困难,女方特困供养,女方民事行为能力,女方有其他监护人,女方养老保险缴费,男方重度残疾,联系人,联系人身份,联系小组"),
         1,
     )
 }
@@ -134,8 +134,8 @@ fn facts_row(n: u32, facts: &str) -> String {
 both! {
     async fn the_import_reads_dated_facts_as_staff_write_them_and_the_export_writes_them_back(app) {
         let text = facts_file([
-            facts_row(0, "\"是；2021-01-01起否\",否；2021-03-01起是,2020-01-01起限制,否,2020年500元按期；2021年300元未按期,是"),
-            facts_row(1, ",,,,,"),
+            facts_row(0, "\"是；2021-01-01起否\",否；2021-03-01起是,2020-01-01起限制,否,2020年500元按期；2021年300元未按期,是,赵联络,村居干部,钱会员 计生协会会员 13900002222；孙志愿 志愿者"),
+            facts_row(1, ",,,,,,,,"),
         ]);
         // As Excel saves it: GBK with CRLF line ends.
         let crlf = text.replace('\n', "\r\n");
@@ -154,6 +154,10 @@ both! {
             {"year": 2021, "tier_fen": 30000, "on_time": false}
         ]));
         assert_eq!(h["members"][1]["facts"]["severely_disabled"], json!(true));
+        assert_eq!(h["contact"], json!({"name": "赵联络", "phone": null, "role": "community_cadre", "group": [
+            {"name": "钱会员", "role": "association_member", "phone": "13900002222"},
+            {"name": "孙志愿", "role": "volunteer"}
+        ]}));
         // Empty cells record nothing.
         let empty = app.get(&format!("/api/v1/households/{}", ids[1]), &app.office).await.body;
         assert_eq!(empty["facts"], json!({}));
@@ -171,6 +175,8 @@ both! {
         assert_eq!(cell("女方民事行为能力"), "2020-01-01起限制");
         assert_eq!(cell("女方养老保险缴费"), "2020年500元按期；2021年300元未按期");
         assert_eq!(cell("男方重度残疾"), "是");
+        assert_eq!(cell("联系人身份"), "村居干部");
+        assert_eq!(cell("联系小组"), "钱会员 计生协会会员 13900002222；孙志愿 志愿者");
         let fresh = match app.backend {
             crate::helpers::Backend::Sqlite => TestApp::sqlite().await,
             crate::helpers::Backend::Postgres => TestApp::postgres().await.expect("configured"),
@@ -185,18 +191,18 @@ both! {
 both! {
     async fn a_bad_fact_cell_is_named_by_line_and_column(app) {
         let text = facts_file([
-            facts_row(0, ",否,,,,"),
-            facts_row(1, "2021-01-01起也许,2030-01-01起是,部分,否,2021年三百元按期,"),
+            facts_row(0, ",否,,,,,,,"),
+            facts_row(1, "2021-01-01起也许,2030-01-01起是,部分,否,2021年三百元按期,,李某,村长,王某 13900000000 13900000001"),
         ]);
         let res = upload(&app, "", text.into_bytes()).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
         let errors = res.body["errors"].as_array().unwrap();
         let at: Vec<&str> = errors.iter().map(|e| e["field"].as_str().unwrap()).collect();
-        for field in ["housing_difficulty", "mother_extreme_poverty", "mother_civil_capacity", "mother_pension_contributions"] {
+        for field in ["housing_difficulty", "mother_extreme_poverty", "mother_civil_capacity", "mother_pension_contributions", "contact_role", "contact_group"] {
             assert!(at.contains(&format!("line 3 {field}").as_str()), "{field} on line 3 in {at:?}");
         }
         assert!(!at.iter().any(|f| f.starts_with("line 2 ")), "{at:?}");
-        assert_eq!(at.len(), 4, "{at:?}");
+        assert_eq!(at.len(), 6, "{at:?}");
         assert_eq!(app.get("/api/v1/households", &app.office).await.body.as_array().map(Vec::len), Some(0));
     }
 }

@@ -40,7 +40,7 @@ both! {
             "/checkups/{id}/complete", "/checkups/{id}/cancel", "/checkups/{id}/no-show", "/contracts",
             "/contracts/renewals-due", "/contracts/follow-ups-overdue", "/contracts/unsigned",
             "/contracts/{id}", "/contracts/{id}/renew", "/contracts/{id}/end", "/contracts/{id}/follow-ups",
-            "/households/{id}/contacts", "/contacts/sheet", "/contacts/overdue",
+            "/households/{id}/contacts", "/households/{id}/contact-person", "/contacts/sheet", "/contacts/overdue",
             "/households/{id}/emergencies", "/emergencies", "/emergencies/{id}", "/emergencies/{id}/steps", "/emergencies/{id}/close",
             "/festivals", "/festivals/{id}/not-visited", "/households/{id}/visits",
         ];
