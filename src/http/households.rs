@@ -3,7 +3,7 @@
 use crate::register::text::Reason;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/households", get(list).post(create))
         .route("/households/{id}", get(read).put(update))
         .route("/households/{id}/history", get(history))
+        .route("/households/{id}/facts", post(record_fact))
 }
 
 #[derive(Deserialize)]
@@ -122,6 +123,19 @@ struct UpdateBody {
     /// Why the file changes (kept in its history).
     reason: Reason,
     household: HouseholdInput,
+}
+
+/// That one of the facts the rules read changed on a day: a new version of the file.
+async fn record_fact(
+    caller: Staff<RegisterWrite>,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(change): Json<crate::service::facts::FactChange>,
+) -> Result<Json<HouseholdRecord>> {
+    let book = s.rule_book().await?;
+    Ok(Json(
+        crate::service::facts::record(&s.db, &book, &caller, id, change, today()).await?,
+    ))
 }
 
 async fn update(

@@ -81,6 +81,15 @@ fn refused(c: char, rule: TextRule) -> bool {
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// What an error repeats of a value someone typed: its first 40 characters.
+pub fn echo(s: &str) -> String {
+    let mut t: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        t.push('…');
+    }
+    t
+}
+
 /// Checks `value` against `rule`: why not, when it breaks it (Chinese first, then English).
 pub fn check(value: &str, rule: TextRule) -> Result<(), String> {
     if let Some((at, c)) = value.chars().enumerate().find(|&(_, c)| refused(c, rule)) {

@@ -19,6 +19,7 @@ use crate::db::contacts::{self, ContactRow, NewContact};
 use crate::db::households::{self, HouseholdRecord};
 use crate::db::Db;
 use crate::error::{is_unique_violation, AppError, Result};
+use crate::register::text::echo as shown;
 use crate::register::{text, text_enum};
 use crate::rules::{evaluate, Code, RuleBook, Status};
 use crate::time::date_of;
@@ -83,15 +84,6 @@ impl When {
             When::At(t) => date_of(t),
         }
     }
-}
-
-/// What an error repeats of a value: its first 40 characters.
-fn shown(s: &str) -> String {
-    let mut t: String = s.chars().take(40).collect();
-    if s.chars().count() > 40 {
-        t.push('…');
-    }
-    t
 }
 
 /// A contact as the township records it.
@@ -279,7 +271,7 @@ pub struct PersonChange {
     pub version: Option<i32>,
     /// Why, for the file's history; a default says the contact person changed.
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<text::Reason>,
 }
 
 /// Sets a household's contact person and group: a change of the file (one transaction, kept in

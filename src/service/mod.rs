@@ -8,6 +8,7 @@ pub mod checkups;
 pub mod contacts;
 pub mod contracts;
 pub mod emergencies;
+pub mod facts;
 pub mod festivals;
 pub mod keys;
 pub mod register;

@@ -4,13 +4,13 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::page::{render, Chrome};
+use super::page::{refusal_text, render, unprocessable, Chrome};
 use super::page::{PagePath as Path, PageQuery as Query};
 use super::session::{Posted, Signed};
 use super::PageError;
@@ -23,8 +23,9 @@ use crate::db::{places, sessions};
 use crate::error::AppError;
 use crate::http::extract::{RegisterRead, RegisterWrite};
 use crate::http::AppState;
-use crate::register::{mask, Child, IdNumber};
+use crate::register::{csv_io, mask, Child, IdNumber, Timeline};
 use crate::rules::{evaluate, Per, Status};
+use crate::service::facts::{FactChange, FactKey};
 use crate::time::{end_of_day, local_minute, today};
 
 /// Households listed per page of results.
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/households", get(search).post(search_posted))
         .route("/households/{id}", get(file))
         .route("/households/{id}/reveal", post(reveal))
+        .route("/households/{id}/facts", post(record_fact))
 }
 
 #[derive(Deserialize, Default)]
@@ -259,6 +261,12 @@ struct FilePage {
     rule_set: String,
     entitlements: Vec<EntitlementLine>,
     history: Vec<(i32, String, String)>,
+    facts: Vec<FactLine>,
+    /// For the form recording a change of a fact: each member's id and name.
+    fact_members: Vec<(i64, String)>,
+    fact_keys: Vec<(&'static str, &'static str, bool)>,
+    today: String,
+    alert: Option<String>,
     can_reveal: bool,
     can_edit: bool,
     office: bool,
@@ -284,6 +292,7 @@ fn done_message(code: &str) -> Option<&'static str> {
         "suspended" => "卡片已暂停使用。",
         "reinstated" => "卡片已恢复使用。",
         "edited" => "档案已保存。",
+        "fact_recorded" => "情况变更已记入档案。",
         "edited_suspended" => {
             "档案已保存。不再符合条件的成员，其卡片已自动暂停，等待区卫健局确认。"
         }
@@ -354,6 +363,171 @@ async fn reveal(
     );
     let page = file_page(&s, &signed, record, None, Some(form.member_id), None).await?;
     render(&page)
+}
+
+/// One fact the rules read, as on the page's date, with its record of changes.
+struct FactLine {
+    who: String,
+    fact: &'static str,
+    value: String,
+    steps: String,
+}
+
+/// A recorded value in the words staff use; "未登记" when nothing holds for the day.
+fn shown_value<T: Copy>(
+    t: &Timeline<T>,
+    on: NaiveDate,
+    word: impl Fn(T) -> &'static str,
+) -> (String, String) {
+    let value = t
+        .on(on)
+        .map_or_else(|| "未登记".to_owned(), |v| word(v).to_owned());
+    (value, csv_io::format_timeline(t, word))
+}
+
+/// Every fact the rules read of the file, each member's and the household's.
+fn fact_lines(record: &HouseholdRecord, on: NaiveDate) -> Vec<FactLine> {
+    let mut lines = Vec::new();
+    for m in &record.members {
+        let f = &m.facts;
+        for key in FactKey::MEMBER {
+            if key == FactKey::InSchool && m.role != crate::register::Role::Child {
+                continue;
+            }
+            let (value, steps) = match key {
+                FactKey::ExtremePoverty => shown_value(&f.extreme_poverty, on, csv_io::format_flag),
+                FactKey::EconomicDifficulty => {
+                    shown_value(&f.economic_difficulty, on, csv_io::format_flag)
+                }
+                FactKey::CivilCapacity => {
+                    shown_value(&f.civil_capacity, on, csv_io::format_capacity)
+                }
+                FactKey::OtherGuardian => shown_value(&f.other_guardian, on, csv_io::format_flag),
+                FactKey::SeverelyDisabled => {
+                    shown_value(&f.severely_disabled, on, csv_io::format_flag)
+                }
+                _ => shown_value(&f.in_school, on, csv_io::format_flag),
+            };
+            lines.push(FactLine {
+                who: m.name.clone(),
+                fact: key.zh(),
+                value,
+                steps,
+            });
+        }
+        if m.role != crate::register::Role::Child {
+            let year = chrono::Datelike::year(&on);
+            let value = match f.contributions.iter().find(|c| c.year == year) {
+                None => "未登记".to_owned(),
+                Some(c) => csv_io::format_contributions(std::slice::from_ref(c)),
+            };
+            lines.push(FactLine {
+                who: m.name.clone(),
+                fact: "养老保险缴费",
+                value,
+                steps: csv_io::format_contributions(&f.contributions),
+            });
+        }
+    }
+    for (key, t) in [
+        (FactKey::HousingDifficulty, &record.facts.housing_difficulty),
+        (
+            FactKey::FuneralSubsidyConditions,
+            &record.facts.funeral_subsidy_conditions,
+        ),
+    ] {
+        let (value, steps) = shown_value(t, on, csv_io::format_flag);
+        lines.push(FactLine {
+            who: "全户".into(),
+            fact: key.zh(),
+            value,
+            steps,
+        });
+    }
+    lines
+}
+
+/// The contact person, their role and the group, phones masked.
+fn contact_text(c: &crate::register::Contact) -> String {
+    let one = |name: &str, role: Option<crate::register::ContactRole>, phone: &Option<String>| {
+        let role = role.map(|r| format!("（{}）", r.zh())).unwrap_or_default();
+        let phone = phone.as_deref().map(mask::mask_phone).unwrap_or_default();
+        format!("{name}{role} {phone}").trim_end().to_owned()
+    };
+    let mut text = one(&c.name, c.role, &c.phone);
+    if !c.group.is_empty() {
+        let group: Vec<String> = c
+            .group
+            .iter()
+            .map(|g| one(&g.name, g.role, &g.phone))
+            .collect();
+        text.push_str(&format!("；联系小组：{}", group.join("、")));
+    }
+    text
+}
+
+#[derive(Deserialize)]
+struct FactForm {
+    /// `household`, or a member's id.
+    who: String,
+    fact: String,
+    value: String,
+    from: String,
+    reason: String,
+}
+
+/// Records that a fact changed on a day; the file again, saying so or why not.
+async fn record_fact(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Posted(signed, f): Posted<RegisterWrite, FactForm>,
+) -> Result<Response, PageError> {
+    let record = readable(&s, &signed, id).await?;
+    let change =
+        (|| -> Result<FactChange, AppError> {
+            Ok(FactChange {
+                member_id: match f.who.as_str() {
+                    "household" => None,
+                    m => Some(m.parse().map_err(|_| {
+                        AppError::field("who", "请选择对象 / choose whom it concerns")
+                    })?),
+                },
+                fact: f
+                    .fact
+                    .parse()
+                    .map_err(|_| AppError::field("fact", "请选择情况 / choose the fact"))?,
+                value: f.value.clone(),
+                from: NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d").map_err(|_| {
+                    AppError::field("from", "日期格式应为 2026-01-31 / a date like 2026-01-31")
+                })?,
+                reason: f
+                    .reason
+                    .clone()
+                    .try_into()
+                    .map_err(|e: String| AppError::field("reason", e))?,
+                version: Some(record.version),
+            })
+        })();
+    let done = match change {
+        Ok(change) => {
+            let book = s.rule_book().await?;
+            crate::service::facts::record(&s.db, &book, &signed.caller, id, change, today()).await
+        }
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(_) => Ok(axum::response::Redirect::to(&format!(
+            "/households/{id}?done=fact_recorded#facts"
+        ))
+        .into_response()),
+        Err(e) if !e.status_and_code().0.is_server_error() => {
+            let current = readable(&s, &signed, id).await?;
+            let mut page = file_page(&s, &signed, current, None, None, None).await?;
+            page.alert = Some(refusal_text(&e));
+            unprocessable(&page)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn state_label(state: &str) -> &'static str {
@@ -497,6 +671,7 @@ async fn file_page(
             }
         },
     };
+    let facts = fact_lines(&record, on);
     let history = households::history(&s.db, id)
         .await?
         .into_iter()
@@ -514,10 +689,7 @@ async fn file_page(
         contact: record
             .contact
             .as_ref()
-            .map(|c| {
-                let phone = c.phone.as_deref().map(mask::mask_phone).unwrap_or_default();
-                format!("{} {phone}", c.name)
-            })
+            .map(contact_text)
             .unwrap_or_default(),
         updated: local_minute(record.updated_at),
         as_of: on.to_string(),
@@ -527,6 +699,24 @@ async fn file_page(
         rule_set,
         entitlements,
         history,
+        facts,
+        fact_members: record
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id,
+                    format!("{}（{}）", m.name, role_label(m.role.as_str())),
+                )
+            })
+            .collect(),
+        fact_keys: FactKey::MEMBER
+            .iter()
+            .chain(&FactKey::HOUSEHOLD)
+            .map(|k| (k.as_str(), k.zh(), k.of_household()))
+            .collect(),
+        today: today().to_string(),
+        alert: None,
         can_reveal: matches!(session.caller.role, StaffRole::Office | StaffRole::Township),
         can_edit: session.caller.may_write_township(&record.township_id),
         office,

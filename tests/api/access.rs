@@ -239,6 +239,14 @@ fn endpoints(
             &["office", "township", "auditor"],
         ),
         (
+            Method::POST,
+            format!("{h}/facts"),
+            Some(
+                json!({"fact": "housing_difficulty", "value": "no", "from": "2020-01-01", "reason": "核实"}),
+            ),
+            &["office", "township"],
+        ),
+        (
             Method::GET,
             format!("{h}/contact-person"),
             None,

@@ -228,3 +228,40 @@ both! {
         }
     }
 }
+
+both! {
+    async fn a_change_of_a_fact_is_recorded_by_the_api_as_a_new_version(app) {
+        let created = app.create_household(&with_facts()).await;
+        let id = created["household_id"].as_i64().unwrap();
+        let mother = created["members"][0]["member_id"].as_i64().unwrap();
+        let path = format!("/api/v1/households/{id}/facts");
+        let res = app.post(&path, &app.township, &json!({
+            "member_id": mother, "fact": "civil_capacity", "value": "full", "from": "2021-06-01",
+            "reason": "法院判决恢复完全民事行为能力"})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.body["version"], 2);
+        assert_eq!(res.body["members"][0]["facts"]["civil_capacity"], json!([
+            {"from": "2020-01-01", "value": "limited"}, {"from": "2021-06-01", "value": "full"}]));
+        let m = Some(created["members"][0]["member_id"].as_i64().unwrap().to_string());
+        assert_eq!(status(&app, id, "2021-05-31", "guardian_consent", m.as_deref()).await.as_deref(), Some("granted"));
+        assert_eq!(status(&app, id, "2021-06-01", "guardian_consent", m.as_deref()).await, None);
+        // Stale, unknown member, a member fact without a member, another township, a clinic.
+        let body = |extra: serde_json::Value| {
+            let mut b = json!({"member_id": mother, "fact": "other_guardian", "value": "yes", "from": "2023-01-01", "reason": "核实"});
+            for (k, v) in extra.as_object().unwrap() { b[k] = v.clone(); }
+            b
+        };
+        app.post(&path, &app.office, &body(json!({"version": 1}))).await.assert_problem(StatusCode::CONFLICT, "stale_version");
+        let res = app.post(&path, &app.office, &body(json!({"member_id": 999999}))).await;
+        assert!(res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.to_string().contains("member_id"), "{}", res.body);
+        let res = app.post(&path, &app.office, &body(json!({"member_id": null}))).await;
+        assert!(res.status == StatusCode::UNPROCESSABLE_ENTITY && res.body.to_string().contains("member_id"), "{}", res.body);
+        let res = app.post(&path, &app.office, &body(json!({"fact": "wealth"}))).await;
+        assert!(res.status.is_client_error() && res.body.to_string().contains("fact"), "{}", res.body);
+        let res = app.post(&path, &app.office, &body(json!({"reason": ""}))).await;
+        assert!(res.status.is_client_error() && res.body.to_string().contains("reason"), "{}", res.body);
+        app.post(&path, &app.other_township, &body(json!({}))).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        app.post(&path, &app.clinic, &body(json!({}))).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        assert_eq!(app.get(&format!("/api/v1/households/{id}"), &app.office).await.body["version"], 2);
+    }
+}

@@ -27,7 +27,7 @@ both! {
         let served = [
             "/me", "/accounts", "/accounts/{id}/tokens", "/accounts/{id}/disable", "/accounts/{id}/password", "/townships", "/communities",
             "/facilities", "/facilities/{id}", "/facilities/{id}/history", "/households", "/households/{id}",
-            "/households/{id}/history", "/households/import", "/households/export.csv",
+            "/households/{id}/history", "/households/{id}/facts", "/households/import", "/households/export.csv",
             "/households/{id}/entitlements", "/rules", "/rules/eval", "/rules/changes",
             "/disbursements", "/disbursements/{id}", "/disbursements/{id}/approve", "/disbursements/{id}/csv",
             "/keys", "/status-list", "/cards", "/members/{id}/cards", "/cards/batch", "/cards/reconcile",

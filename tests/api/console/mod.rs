@@ -5,6 +5,7 @@ mod browser;
 mod clinic;
 mod contacts;
 mod emergencies;
+mod facts;
 mod http;
 
 use std::net::SocketAddr;
