@@ -218,18 +218,61 @@ impl<T: Serialize> Serialize for Timeline<T> {
 }
 
 impl<'de, T: Deserialize<'de> + Copy> Deserialize<'de> for Timeline<T> {
+    /// A visitor rather than an untagged enum, so that a wrong value says what it is and what
+    /// was expected (`invalid type: string "yes", expected a boolean`), not only that nothing
+    /// matched.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw<T> {
-            Steps(Vec<Step<T>>),
-            Value(T),
+        use serde::de::{value, Error, IntoDeserializer, SeqAccess, Visitor};
+        use std::marker::PhantomData;
+
+        struct V<T>(PhantomData<T>);
+
+        impl<T> V<T> {
+            fn plain<'de, E: Error>(v: impl IntoDeserializer<'de, E>) -> Result<Timeline<T>, E>
+            where
+                T: Deserialize<'de> + Copy,
+            {
+                T::deserialize(v.into_deserializer()).map(Timeline::always)
+            }
         }
-        match Option::<Raw<T>>::deserialize(d)? {
-            None => Ok(Timeline::default()),
-            Some(Raw::Value(v)) => Ok(Timeline::always(v)),
-            Some(Raw::Steps(steps)) => Timeline::new(steps).map_err(serde::de::Error::custom),
+
+        impl<'de, T: Deserialize<'de> + Copy> Visitor<'de> for V<T> {
+            type Value = Timeline<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a value, null, or steps [{\"from\": date, \"value\": …}]")
+            }
+            fn visit_bool<E: Error>(self, v: bool) -> Result<Self::Value, E> {
+                Self::plain(v)
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+                Self::plain(v)
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+                Self::plain(v)
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+                Self::plain(v)
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(value::StrDeserializer::<E>::new(v)).map(Timeline::always)
+            }
+            fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(Timeline::default())
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(Timeline::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let steps = Vec::<Step<T>>::deserialize(value::SeqAccessDeserializer::new(seq))?;
+                Timeline::new(steps).map_err(A::Error::custom)
+            }
         }
+
+        d.deserialize_any(V(PhantomData))
     }
 }
 
@@ -615,4 +658,61 @@ pub fn anniversary(born: NaiveDate, years: u32) -> Option<NaiveDate> {
     let year = born.year().checked_add(i32::try_from(years).ok()?)?;
     born.with_year(year)
         .or_else(|| NaiveDate::from_ymd_opt(year, 3, 1))
+}
+
+#[cfg(test)]
+mod timeline_tests {
+    use super::*;
+
+    fn read<T: for<'de> Deserialize<'de> + Copy>(json: &str) -> Result<Timeline<T>, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_timeline_reads_a_value_null_or_steps_and_says_what_is_wrong() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        assert_eq!(read::<bool>("true"), Ok(Timeline::always(true)));
+        assert_eq!(read::<bool>("null"), Ok(Timeline::default()));
+        assert_eq!(
+            read::<CivilCapacity>("\"limited\""),
+            Ok(Timeline::always(CivilCapacity::Limited))
+        );
+        let t = read::<bool>(r#"[{"value": false}, {"from": "2021-03-01", "value": true}]"#)
+            .expect("steps");
+        assert_eq!(t.on(d("2021-02-28")), Some(false));
+        assert_eq!(t.on(d("2021-03-01")), Some(true));
+        let dated = read::<bool>(r#"[{"from": "2021-03-01", "value": true}]"#).expect("steps");
+        assert_eq!(
+            dated.on(d("2021-02-28")),
+            None,
+            "before the first dated step: not recorded"
+        );
+        assert_eq!(
+            serde_json::to_string(&t).expect("json"),
+            r#"[{"value":false},{"from":"2021-03-01","value":true}]"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Timeline::always(true)).expect("json"),
+            "true"
+        );
+        let wrong = read::<bool>("\"yes\"").unwrap_err();
+        assert!(wrong.contains("expected a boolean"), "{wrong}");
+        let wrong = read::<CivilCapacity>("\"some\"").unwrap_err();
+        assert!(
+            wrong.contains("full") && wrong.contains("limited"),
+            "{wrong}"
+        );
+        let wrong = read::<bool>(
+            r#"[{"from": "2021-03-01", "value": true}, {"from": "2020-01-01", "value": false}]"#,
+        )
+        .unwrap_err();
+        assert!(wrong.contains("after the step before"), "{wrong}");
+        let wrong = read::<bool>(r#"[{"from": "2021-03-01", "value": true}, {"value": false}]"#)
+            .unwrap_err();
+        assert!(wrong.contains("only the first step"), "{wrong}");
+        let wrong =
+            read::<bool>(r#"[{"from": "2021-03-01", "value": true, "until": "2022-01-01"}]"#)
+                .unwrap_err();
+        assert!(wrong.contains("until"), "{wrong}");
+    }
 }
