@@ -22,7 +22,7 @@ use crate::db::places;
 use crate::error::AppError;
 use crate::http::extract::RegisterWrite;
 use crate::http::AppState;
-use crate::register::{Contact, HouseholdInput};
+use crate::register::{csv_io, Contact, ContactRole, HouseholdInput};
 use crate::service::register;
 use crate::time::today;
 
@@ -56,6 +56,9 @@ struct EditPage {
     low_income: bool,
     contact_name: String,
     contact_phone: String,
+    contact_role: String,
+    contact_roles: Vec<(&'static str, &'static str)>,
+    contact_group: String,
     members: Vec<MemberFields>,
     errors: Vec<String>,
     stale: Option<i32>,
@@ -102,6 +105,21 @@ async fn page(
             .contact
             .as_ref()
             .and_then(|c| c.phone.clone())
+            .unwrap_or_default(),
+        contact_role: input
+            .contact
+            .as_ref()
+            .and_then(|c| c.role)
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or_default(),
+        contact_roles: ContactRole::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.zh()))
+            .collect(),
+        contact_group: input
+            .contact
+            .as_ref()
+            .map(|c| csv_io::format_group(&c.group))
             .unwrap_or_default(),
         members: input
             .members
@@ -179,18 +197,28 @@ fn apply(
     input.low_income = checked("low_income");
     let contact_name = text("contact_name");
     let contact_phone = Some(text("contact_phone")).filter(|p| !p.is_empty());
-    // The form edits the name and phone; the role and the group stay as they were.
-    let (role, group) = input
-        .contact
-        .take()
-        .map(|c| (c.role, c.group))
-        .unwrap_or_default();
-    input.contact = (!contact_name.is_empty() || contact_phone.is_some()).then_some(Contact {
-        name: contact_name,
-        phone: contact_phone,
-        role,
-        group,
+    let mut contact_errors = Vec::new();
+    let role = match text("contact_role").as_str() {
+        "" => None,
+        r => r
+            .parse::<ContactRole>()
+            .map_err(|_| contact_errors.push("联系人身份：请从列表中选择".to_owned()))
+            .ok(),
+    };
+    let group = csv_io::parse_group(&text("contact_group")).unwrap_or_else(|bad| {
+        contact_errors.push(format!(
+            "联系小组：“{}”应为 姓名 身份 电话",
+            crate::register::text::echo(&bad)
+        ));
+        Vec::new()
     });
+    input.contact = (!contact_name.is_empty() || contact_phone.is_some() || !group.is_empty())
+        .then_some(Contact {
+            name: contact_name,
+            phone: contact_phone,
+            role,
+            group,
+        });
     for (i, m) in input.members.iter_mut().enumerate() {
         m.name = text(&format!("m{i}_name"));
         m.phone = Some(text(&format!("m{i}_phone"))).filter(|p| !p.is_empty());
@@ -199,6 +227,7 @@ fn apply(
             &format!("成员 {} 去世日期", i + 1),
         );
     }
+    errors.extend(contact_errors);
     if errors.is_empty() {
         Ok(input)
     } else {

@@ -464,6 +464,18 @@ both! {
         let res = post(edit_form(&csrf, 2, "去世", &[("m1_died_on", "2026-13-01")])).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(res.text().await.unwrap().contains("成员 2 去世日期"));
+        // The contact person's role and the group: a group member that is not name, role and
+        // phone is refused naming the field; then both are saved.
+        let res = post(edit_form(&csrf, 2, "联系小组", &[("other_child_since", "on"), ("other_child_on", "2026-11-01"), ("contact_role", "volunteer"), ("contact_group", "李四 村长")])).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(res.text().await.unwrap().contains("联系小组：“李四 村长”"));
+        let res = post(edit_form(&csrf, 2, "联系小组", &[("other_child_since", "on"), ("other_child_on", "2026-11-01"), ("contact_role", "volunteer"), ("contact_group", "李四 村居干部 13900000000；王五")])).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await;
+        assert_eq!(file.body["contact"], json!({"name": "王干事", "phone": "05336412345", "role": "volunteer", "group": [
+            {"name": "李四", "role": "community_cadre", "phone": "13900000000"}, {"name": "王五"}]}));
+        let page = get(&base, &format!("/households/{id}/edit"), &cookie).await.text().await.unwrap();
+        assert!(page.contains("李四 村居干部 13900000000；王五</textarea>") && page.contains("value=\"volunteer\" selected"), "{page}");
     }
 }
 
