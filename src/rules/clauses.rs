@@ -217,6 +217,28 @@ fn dibao_top_up(ctx: &mut Ctx) {
     }
 }
 
+/// A family no longer special since its IVF birth: 二(八)1's one-time subsidy (a bereaved
+/// family's, in the month of the birth) and 二(八)2's services for families who have a child
+/// again; every other code ended with the birth.
+pub(crate) fn reborn(ctx: &mut Ctx) {
+    ivf_subsidy(ctx);
+    if ctx.scope == super::evaluate::Scope::All {
+        let born = ctx.hh.ivf_birth_on.flatten();
+        ctx.grant(
+            Code::RebirthServices,
+            None,
+            None,
+            None,
+            Basis::new(
+                "二(八)2",
+                "计划生育特殊家庭再生育的，提供免费孕前优生健康检查、孕期保健和新生儿筛查；农村居民免费取环、复通手术",
+                "a special family that has a child again: free pre-pregnancy checks, prenatal care, newborn screening; free IUD removal / reversal for rural residents",
+            )
+            .fact("ivf_birth_on", born),
+        );
+    }
+}
+
 /// 二(八)1: bereaved household with a successful IVF birth while the rule set is in force.
 fn ivf_subsidy(ctx: &mut Ctx) {
     let code = Code::IvfSubsidy;

@@ -38,17 +38,33 @@ pub(crate) fn evaluate_with(
     on: NaiveDate,
     scope: Scope,
 ) -> Evaluation {
-    let (kind, eligibility) = eligibility(set, hh, on, scope);
+    let (kind, basis) = eligibility(set, hh, on, scope, true);
     let mut ev = Evaluation {
         rule_set: set.id.to_string(),
         on,
         eligible: kind.is_some(),
         family_kind: kind,
-        eligibility,
+        eligibility: basis,
         entitlements: Vec::new(),
         not_applicable: Vec::new(),
     };
     let Some(kind) = kind else {
+        // A family that was special until an IVF birth (一: "未再生育或收养子女") keeps what
+        // 二(八) gives families who have a child again: the one-time subsidy and the services.
+        if hh.ivf_birth_on.flatten().is_some_and(|d| d <= on) {
+            if let (Some(kind), _) = eligibility(set, hh, on, Scope::Money, false) {
+                let mut ctx = Ctx {
+                    set,
+                    hh,
+                    on,
+                    kind,
+                    scope,
+                    out: &mut ev.entitlements,
+                    refused: &mut ev.not_applicable,
+                };
+                clauses::reborn(&mut ctx);
+            }
+        }
         return ev;
     };
     let mut ctx = Ctx {
@@ -68,12 +84,14 @@ pub(crate) fn evaluate_with(
 }
 
 /// Whether the household is a special family on `on`; the basis lists every failed
-/// condition, so the office sees all that must change, not just the first.
+/// condition, so the office sees all that must change, not just the first. With `count_ivf`
+/// false an IVF birth is left out (what the family was before it).
 fn eligibility(
     set: &RuleSet,
     hh: &Household,
     on: NaiveDate,
     scope: Scope,
+    count_ivf: bool,
 ) -> (Option<FamilyKind>, Basis) {
     let grades = set.params.qualifying_disability_grades.at(on);
     let mut zh = Vec::new();
@@ -115,6 +133,11 @@ fn eligibility(
     if other_child {
         zh.push("已再生育或收养子女".to_string());
         en.push("the couple has had or adopted another child since".to_string());
+    }
+    let ivf = hh.ivf_birth_on.flatten().filter(|d| count_ivf && *d <= on);
+    if let Some(born) = ivf {
+        zh.push(format!("已通过试管婴儿再生育（{born}）"));
+        en.push(format!("the couple has had a child again by IVF ({born})"));
     }
     let basis = |zh: Cow<'static, str>, en: Cow<'static, str>| {
         if scope == Scope::Money {

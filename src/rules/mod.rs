@@ -50,9 +50,12 @@
 //!   `once_key = <code>:<member or "household">`: the caller pays a key at most once per
 //!   household. Both events happen once to a household (its only child's death; 二(八)1's
 //!   subsidy is 一次性), so a corrected date on file never pays the event again.
-//! - **IVF.** `ivf_birth_on` records the IVF birth; it is not "another child" for
-//!   eligibility (二(八)1 pays it to 失独 families), and counts only if it falls between
-//!   the rule set's first day and the date evaluated.
+//! - **IVF.** `ivf_birth_on` records the IVF birth. From that day the household is no
+//!   longer a special family (一: "未再生育或收养子女"): every code ends (the month of the birth
+//!   is still paid, by the mid-month rule) except what 二(八) gives families who have a child
+//!   again — 二(八)1's one-time subsidy for a bereaved family, due in the month of the birth
+//!   if it falls between the rule set's first day and the date evaluated, and 二(八)2's
+//!   services. `other_child_since` stays for a birth or adoption 二(八) does not cover.
 //! - **Placeholders.** Values the text leaves to local standards (minimum-living lines,
 //!   the year's medical-insurance contribution, pension tiers and the contribution paid
 //!   on behalf of the severely disabled, the nursing subsidy) carry `placeholder = true`,

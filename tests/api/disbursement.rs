@@ -191,3 +191,48 @@ both! {
         app.post(&format!("/api/v1/disbursements/{id}/approve"), &app.office, &json!({})).await.assert_problem(StatusCode::CONFLICT, "year_overview");
     }
 }
+
+both! {
+    async fn a_family_whose_ivf_child_is_born_is_paid_that_month_and_not_after_and_its_cards_wait(app) {
+        let created = app.create_household(&bereaved_household()).await;
+        let hid = created["household_id"].as_i64().unwrap();
+        let mut h = bereaved_household();
+        h["ivf_birth_on"] = json!("2020-05-10");
+        let res = app.put(&format!("/api/v1/households/{hid}"), &app.office,
+            &json!({"version": 1, "reason": "试管婴儿出生", "household": h})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let may = list(&app, "2020-05").await;
+        assert_eq!(rows(&may, "special_assistance").len(), 2, "May's first day came before the birth");
+        assert_eq!(rows(&may, "ivf_subsidy").iter().map(|r| r["amount_fen"].as_i64()).collect::<Vec<_>>(), vec![Some(1_000_000)]);
+        let june = list(&app, "2020-06").await;
+        assert!(rows(&june, "special_assistance").is_empty(), "{june}");
+        assert!(rows(&june, "ivf_subsidy").is_empty(), "{june}");
+        assert_eq!(june["total_fen"], 0);
+
+        // Today: the birth ends the card's entitlement; the card waits for the office.
+        crate::helpers::continue_rules_to_today(&app).await;
+        let other = app.create_household(&{
+            let mut h = bereaved_household();
+            h["members"][0]["id_number"] = json!(crate::helpers::id(1966, 3, 20, true, 9));
+            h["members"][1]["id_number"] = json!(crate::helpers::id(1964, 11, 2, false, 9));
+            h
+        }).await;
+        let oid = other["household_id"].as_i64().unwrap();
+        let mother = other["members"][0]["member_id"].as_i64().unwrap();
+        let card = app.post(&format!("/api/v1/members/{mother}/cards"), &app.office, &json!({})).await;
+        assert_eq!(card.status, StatusCode::CREATED, "{}", card.body);
+        let mut h = other.clone();
+        for k in ["household_id", "version", "created_at", "updated_at"] {
+            h.as_object_mut().unwrap().remove(k);
+        }
+        for m in h["members"].as_array_mut().unwrap() {
+            m.as_object_mut().unwrap().remove("member_id");
+        }
+        h["ivf_birth_on"] = json!(greenchannel::time::today());
+        let res = app.put(&format!("/api/v1/households/{oid}"), &app.township,
+            &json!({"version": 1, "reason": "试管婴儿出生", "household": h})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let cards = app.get(&format!("/api/v1/members/{mother}/cards"), &app.office).await;
+        assert_eq!(cards.body[0]["state"], "suspended", "{}", cards.body);
+    }
+}
