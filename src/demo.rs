@@ -225,7 +225,8 @@ impl FactDraw {
                 rng.gen_range(2021..self.today.year().max(2022)),
                 rng.gen_range(1..=12),
                 1,
-            );
+            )
+            .filter(|d| *d <= self.today);
             Timeline::new(vec![
                 Step {
                     from: None,

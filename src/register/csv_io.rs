@@ -857,6 +857,7 @@ fn csv_field(path: &str, h: &HouseholdInput) -> String {
         "child.died_on" => "child_died_on".into(),
         "child.disability_grade" => "child_disability_grade".into(),
         "township_id" => "township".into(),
+        other if other.starts_with("contact.group") => "contact_group".into(),
         other if other.starts_with("facts.") => other["facts.".len()..]
             .split(['[', '.'])
             .next()
@@ -885,7 +886,8 @@ pub fn parse_group(s: &str) -> Result<Vec<GroupMember>, String> {
                 match ContactRole::from_zh(w) {
                     Some(r) if member.role.is_none() => member.role = Some(r),
                     None if member.phone.is_none()
-                        && w.bytes().all(|b| b.is_ascii_digit() || b == b'-') =>
+                        && w.bytes()
+                            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') =>
                     {
                         member.phone = Some(w.to_owned())
                     }

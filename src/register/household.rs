@@ -313,18 +313,40 @@ fn check_periods(
     }
 }
 
-/// A timeline's days are not in the future (its order was checked when it was read).
+/// The most steps a timeline keeps: decades of a fact changing every year or two.
+pub const MAX_STEPS: usize = 50;
+
+/// The earliest day a step may start on.
+const FIRST_STEP_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// A timeline's days lie between 1900 and today and it has at most [`MAX_STEPS`] steps (its
+/// order was checked when it was read).
 fn check_timeline<T: Copy>(
     field: &str,
     t: &Timeline<T>,
     today: NaiveDate,
     errors: &mut Vec<FieldError>,
 ) {
+    if t.steps().len() > MAX_STEPS {
+        errors.push(FieldError::new(
+            field,
+            format!("最多{MAX_STEPS}次变更 / at most {MAX_STEPS} steps"),
+        ));
+    }
     for (i, s) in t.steps().iter().enumerate() {
         if s.from.is_some_and(|f| f > today) {
             errors.push(FieldError::new(
                 format!("{field}[{i}].from"),
                 "日期在将来 / date is in the future",
+            ));
+        }
+        if s.from.is_some_and(|f| f < FIRST_STEP_DAY) {
+            errors.push(FieldError::new(
+                format!("{field}[{i}].from"),
+                "日期早于1900年 / date is before 1900",
             ));
         }
     }
@@ -529,11 +551,28 @@ pub fn validate_household(h: &HouseholdInput, today: NaiveDate) -> Vec<FieldErro
                 format!("联系小组最多{MAX_GROUP}人 / at most {MAX_GROUP} members besides the contact person"),
             ));
         }
+        // A group is written in one spreadsheet cell as `name role phone；…`: its names and
+        // phones hold no space or separator, so that the cell reads back as it was written.
+        let separator = |t: &str| {
+            t.chars()
+                .any(|c| c.is_whitespace() || c == ';' || c == '；')
+        };
         for (i, g) in c.group.iter().enumerate() {
             if g.name.trim().is_empty() {
                 errors.push(FieldError::new(
                     format!("contact.group[{i}].name"),
                     "不能为空 / must not be empty",
+                ));
+            } else if separator(g.name.trim()) {
+                errors.push(FieldError::new(
+                    format!("contact.group[{i}].name"),
+                    "不能含空格或分号 / must hold no space or semicolon",
+                ));
+            }
+            if g.phone.as_deref().is_some_and(separator) {
+                errors.push(FieldError::new(
+                    format!("contact.group[{i}].phone"),
+                    "不能含空格或分号 / must hold no space or semicolon",
                 ));
             }
         }

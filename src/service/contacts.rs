@@ -241,15 +241,20 @@ pub async fn person(db: &Db, caller: &Caller, household_id: i64) -> Result<Conta
     let version = record.version;
     let mut current = record.contact.clone();
     if !caller.sees_personal_data() {
-        current = record.masked().contact;
-        for p in &mut history {
-            if let Some(c) = &mut p.contact {
-                c.phone = c.phone.as_deref().map(crate::register::mask::mask_phone);
-                for g in &mut c.group {
-                    g.phone = g.phone.as_deref().map(crate::register::mask::mask_phone);
-                }
+        // The auditor: names masked as on every list it reads, phones as in the file.
+        let mask = |c: &mut crate::register::Contact| {
+            c.name = crate::register::mask::shown_name(caller, &c.name);
+            c.phone = c.phone.as_deref().map(crate::register::mask::mask_phone);
+            for g in &mut c.group {
+                g.name = crate::register::mask::shown_name(caller, &g.name);
+                g.phone = g.phone.as_deref().map(crate::register::mask::mask_phone);
             }
-        }
+        };
+        current.iter_mut().for_each(mask);
+        history
+            .iter_mut()
+            .filter_map(|p| p.contact.as_mut())
+            .for_each(mask);
     }
     Ok(ContactPerson {
         household_id,

@@ -474,6 +474,8 @@ struct FactForm {
     value: String,
     from: String,
     reason: String,
+    /// The version the page showed: a change made since is refused as stale.
+    version: i32,
 }
 
 /// Records that a fact changed on a day; the file again, saying so or why not.
@@ -482,7 +484,8 @@ async fn record_fact(
     Path(id): Path<i64>,
     Posted(signed, f): Posted<RegisterWrite, FactForm>,
 ) -> Result<Response, PageError> {
-    let record = readable(&s, &signed, id).await?;
+    // Outside the caller's scope the household does not exist.
+    readable(&s, &signed, id).await?;
     let change =
         (|| -> Result<FactChange, AppError> {
             Ok(FactChange {
@@ -505,7 +508,7 @@ async fn record_fact(
                     .clone()
                     .try_into()
                     .map_err(|e: String| AppError::field("reason", e))?,
-                version: Some(record.version),
+                version: Some(f.version),
             })
         })();
     let done = match change {
@@ -524,7 +527,13 @@ async fn record_fact(
             let current = readable(&s, &signed, id).await?;
             let mut page = file_page(&s, &signed, current, None, None, None).await?;
             page.alert = Some(refusal_text(&e));
-            unprocessable(&page)
+            let (status, _) = e.status_and_code();
+            let mut res = unprocessable(&page)?;
+            // A stale page says so as the edit page does (409); every other refusal is 422.
+            if status == axum::http::StatusCode::CONFLICT {
+                *res.status_mut() = status;
+            }
+            Ok(res)
         }
         Err(e) => Err(e.into()),
     }

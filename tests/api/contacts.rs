@@ -322,9 +322,14 @@ both! {
         assert_eq!(app.get(&path, &app.office).await.body["current"]["name"], "赵联络");
         // The auditor reads it with phones masked; another township finds no such household; a
         // clinic and a desk may not.
-        let audited = app.get(&path, &app.auditor).await.body;
-        assert_ne!(audited["current"]["group"][0]["phone"], "13900002222");
-        assert_ne!(audited["history"][1]["contact"]["phone"], "13900001111");
+        let audited = app.get(&path, &app.auditor).await;
+        assert_eq!(audited.status, StatusCode::OK, "{}", audited.body);
+        let audited = audited.body;
+        assert_eq!(audited["current"]["group"][0]["phone"], "139****2222");
+        assert_eq!(audited["current"]["name"], "赵*络");
+        assert_eq!(audited["current"]["group"][0]["name"], "钱*员");
+        assert_eq!(audited["history"][1]["contact"]["phone"], "139****1111");
+        assert_eq!(audited["history"][0]["contact"]["name"], "王*事");
         app.get(&path, &app.other_township).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
         app.put(&path, &app.other_township, &json!({"contact": {"name": "周某"}})).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
         app.get(&path, &app.clinic).await.assert_problem(StatusCode::FORBIDDEN, "forbidden");
@@ -334,6 +339,9 @@ both! {
         let res = app.put(&path, &app.township, &json!({"contact": {"name": "周某", "group": [{"name": " "}]}})).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
         assert!(res.body.to_string().contains("contact.group[0].name"), "{}", res.body);
+        let res = app.put(&path, &app.township, &json!({"contact": {"name": "周某", "group": [{"name": "李 四", "phone": "+86 139"}]}})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.to_string().contains("contact.group[0].name") && res.body.to_string().contains("contact.group[0].phone"), "{}", res.body);
         let many: Vec<Value> = (0..11).map(|i| json!({"name": format!("组员{i}")})).collect();
         let res = app.put(&path, &app.township, &json!({"contact": {"name": "周某", "group": many}})).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);

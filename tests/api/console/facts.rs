@@ -30,7 +30,7 @@ both! {
 
         // 特困 from 1 March 2024.
         let res = post(&base, &format!("/households/{id}/facts"), &cookie, &[
-            ("csrf", &csrf), ("who", &mother), ("fact", "extreme_poverty"), ("value", "yes"),
+            ("csrf", &csrf), ("version", "1"), ("who", &mother), ("fact", "extreme_poverty"), ("value", "yes"),
             ("from", "2024-03-01"), ("reason", "民政认定特困供养"),
         ]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -51,17 +51,24 @@ both! {
             ("housing_difficulty", "yes", "2024-01-01", mother.as_str(), "全户"),
         ] {
             let res = post(&base, &format!("/households/{id}/facts"), &cookie, &[
-                ("csrf", &csrf), ("who", who), ("fact", fact), ("value", value),
+                ("csrf", &csrf), ("version", "2"), ("who", who), ("fact", fact), ("value", value),
                 ("from", from), ("reason", "核实"),
             ]).await;
             assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fact}");
             let body = res.text().await.unwrap();
             assert!(body.contains("id=\"fact-alert\"") && body.contains(why), "{fact}: {body}");
         }
+        // A page shown before a change made since: refused as stale, nothing overwritten.
+        let res = post(&base, &format!("/households/{id}/facts"), &cookie, &[
+            ("csrf", &csrf), ("version", "1"), ("who", &mother), ("fact", "extreme_poverty"), ("value", "no"),
+            ("from", "2024-03-01"), ("reason", "核实"),
+        ]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("fact-alert"));
         assert_eq!(app.get(&format!("/api/v1/households/{id}"), &app.office).await.body["version"], 2);
         // The household's own fact.
         let res = post(&base, &format!("/households/{id}/facts"), &cookie, &[
-            ("csrf", &csrf), ("who", "household"), ("fact", "housing_difficulty"), ("value", "yes"),
+            ("csrf", &csrf), ("version", "2"), ("who", "household"), ("fact", "housing_difficulty"), ("value", "yes"),
             ("from", "2023-06-01"), ("reason", "住建部门认定"),
         ]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
