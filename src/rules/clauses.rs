@@ -297,6 +297,9 @@ fn household_service_grant(ctx: &mut Ctx) {
         });
         return;
     }
+    if ctx.refuse_if_no_living_parent(code, "二(九)1") {
+        return;
+    }
     let dated = ctx.set.params.household_service_grant_fen.at(ctx.on);
     let (zh, en) = match ctx.hh.area {
         Area::Urban => (

@@ -290,6 +290,23 @@ impl<'a> Ctx<'a> {
 
     /// Refuses a personal code for a member who died on or before the date; returns
     /// whether it did (deceased members get nothing personal after their death).
+    /// Refuses a household code when no member of the couple is alive on the day (or none is
+    /// listed): the household's payments and services are the couple's. True if refused.
+    pub fn refuse_if_no_living_parent(&mut self, code: Code, clause: &'static str) -> bool {
+        let on = self.on;
+        if self.parents().any(|(_, m)| m.alive_on(on)) {
+            return false;
+        }
+        self.refuse(code, None, || {
+            Basis::new(
+                clause,
+                "夫妻双方均已去世（或未登记），不再享受以户为单位的待遇",
+                "no member of the couple is alive (or none is listed): no household entitlement",
+            )
+        });
+        true
+    }
+
     pub fn refuse_if_dead(&mut self, code: Code, clause: &'static str, m: &Member) -> bool {
         if m.alive_on(self.on) {
             return false;

@@ -56,6 +56,10 @@
 //!   again — 二(八)1's one-time subsidy for a bereaved family, due in the month of the birth
 //!   if it falls between the rule set's first day and the date evaluated, and 二(八)2's
 //!   services. `other_child_since` stays for a birth or adoption 二(八) does not cover.
+//! - **Household codes need a living member of the couple.** With every listed parent dead on
+//!   the day (or none listed) the household codes — 二(九)1's grant, the contact person and
+//!   the other household services, housing priority — are refused; members' funeral
+//!   subsidies remain (`Ctx::refuse_if_no_living_parent`).
 //! - **Placeholders.** Values the text leaves to local standards (minimum-living lines,
 //!   the year's medical-insurance contribution, pension tiers and the contribution paid
 //!   on behalf of the severely disabled, the nursing subsidy) carry `placeholder = true`,

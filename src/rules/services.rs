@@ -28,7 +28,9 @@ fn household_services(ctx: &mut Ctx) {
         (Code::RebirthServices, "二(八)2", "再生育的，提供免费孕前优生健康检查、孕期保健和新生儿筛查；农村居民免费取环、复通手术", "if the family has another child: free pre-pregnancy checks, prenatal care, newborn screening; free IUD removal / reversal for rural residents"),
     ];
     for (code, clause, zh, en) in ALL {
-        ctx.grant(code, None, None, None, Basis::new(clause, zh, en));
+        if !ctx.refuse_if_no_living_parent(code, clause) {
+            ctx.grant(code, None, None, None, Basis::new(clause, zh, en));
+        }
     }
 }
 
@@ -190,6 +192,9 @@ fn disabled_child_support(ctx: &mut Ctx) {
 /// 二(九)3: badly housed poor urban families / rural families meeting the criteria.
 fn housing_priority(ctx: &mut Ctx) {
     let code = Code::HousingPriority;
+    if ctx.refuse_if_no_living_parent(code, "二(九)3") {
+        return;
+    }
     let area = ctx.hh.area;
     let (zh, en) = match area {
         Area::Urban => (
