@@ -48,24 +48,19 @@ pub(crate) fn evaluate_with(
         entitlements: Vec::new(),
         not_applicable: Vec::new(),
     };
-    let Some(kind) = kind else {
-        // A family that was special until an IVF birth (一: "未再生育或收养子女") keeps what
-        // 二(八) gives families who have a child again: the one-time subsidy and the services.
-        if hh.ivf_birth_on.flatten().is_some_and(|d| d <= on) {
-            if let (Some(kind), _) = eligibility(set, hh, on, Scope::Money, false) {
-                let mut ctx = Ctx {
-                    set,
-                    hh,
-                    on,
-                    kind,
-                    scope,
-                    out: &mut ev.entitlements,
-                    refused: &mut ev.not_applicable,
-                };
-                clauses::reborn(&mut ctx);
-            }
-        }
-        return ev;
+    // A family that was special until an IVF birth (一: "未再生育或收养子女") keeps what 二(八)
+    // gives families who have a child again: the one-time subsidy and the services.
+    let (kind, reborn) = match kind {
+        Some(kind) => (kind, false),
+        None => match hh
+            .ivf_birth_on
+            .flatten()
+            .filter(|d| *d <= on)
+            .and_then(|_| eligibility(set, hh, on, Scope::Money, false).0)
+        {
+            Some(kind) => (kind, true),
+            None => return ev,
+        },
     };
     let mut ctx = Ctx {
         set,
@@ -76,9 +71,13 @@ pub(crate) fn evaluate_with(
         out: &mut ev.entitlements,
         refused: &mut ev.not_applicable,
     };
-    clauses::money(&mut ctx);
-    if scope == Scope::All {
-        services::services(&mut ctx);
+    if reborn {
+        clauses::reborn(&mut ctx);
+    } else {
+        clauses::money(&mut ctx);
+        if scope == Scope::All {
+            services::services(&mut ctx);
+        }
     }
     ev
 }
