@@ -354,14 +354,13 @@ impl<'a> HouseholdValues<'a> {
             Child::Healthy => ("healthy", None, None),
         };
         // Serializing plain dates cannot fail.
-        let periods = |p: &[Span]| serde_json::to_string(p).unwrap_or_else(|_| "[]".into());
         Self {
             input,
             child_status,
             died_on,
             grade,
-            dibao_periods: periods(&input.dibao_periods),
-            low_income_periods: periods(&input.low_income_periods),
+            dibao_periods: json(&input.dibao_periods),
+            low_income_periods: json(&input.low_income_periods),
             facts: json(&input.facts),
             contact_role: input
                 .contact
@@ -373,9 +372,10 @@ impl<'a> HouseholdValues<'a> {
     }
 }
 
-/// A value as its JSON column text (plain data: serializing cannot fail).
+/// A value as its JSON column text. Plain data (dates, numbers, strings) always serializes;
+/// the fallback is never reached.
 fn json(v: &impl Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Inserts one household with its members and its first change-log entry inside `tx`; returns

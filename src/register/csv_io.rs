@@ -562,13 +562,17 @@ impl RowReader {
         };
         let facts = HouseholdFacts {
             housing_difficulty: self
-                .timeline("housing_difficulty", cell.get("housing_difficulty"), flag)
+                .timeline(
+                    "housing_difficulty",
+                    cell.get("housing_difficulty"),
+                    parse_flag,
+                )
                 .unwrap_or_default(),
             funeral_subsidy_conditions: self
                 .timeline(
                     "funeral_subsidy_conditions",
                     cell.get("funeral_subsidy_conditions"),
-                    flag,
+                    parse_flag,
                 )
                 .unwrap_or_default(),
         };
@@ -678,7 +682,7 @@ impl RowReader {
             }
         };
         let mut flag_of = |f: &str| {
-            self.timeline(&key(f), cell.get(&key(f)), flag)
+            self.timeline(&key(f), cell.get(&key(f)), parse_flag)
                 .unwrap_or_default()
         };
         let (extreme_poverty, economic_difficulty, other_guardian, severely_disabled) = (
@@ -691,7 +695,7 @@ impl RowReader {
             .timeline(
                 &key("civil_capacity"),
                 cell.get(&key("civil_capacity")),
-                capacity,
+                parse_capacity,
             )
             .unwrap_or_default();
         let contributions = match parse_contributions(cell.get(&key("pension_contributions"))) {
@@ -760,14 +764,13 @@ impl RowReader {
 
     /// A yes/no cell; `Some(None)` when empty. `None` after recording an error.
     fn optional_flag(&mut self, field: &str, s: &str) -> Option<Option<bool>> {
-        match s {
-            "是" | "有" | "true" | "yes" | "y" | "1" | "Y" | "TRUE" => Some(Some(true)),
-            "否" | "无" | "false" | "no" | "n" | "0" | "N" | "FALSE" => Some(Some(false)),
-            "" => Some(None),
-            other => {
+        match parse_flag(s) {
+            Some(b) => Some(Some(b)),
+            None if s.is_empty() => Some(None),
+            None => {
                 self.err(
                     field,
-                    format!("应为 是/否，而不是“{other}” / must be yes or no, not '{other}'"),
+                    format!("应为 是/否，而不是“{s}” / must be yes or no, not '{s}'"),
                 );
                 None
             }
@@ -913,8 +916,9 @@ pub fn format_group(group: &[GroupMember]) -> String {
         .join("；")
 }
 
-/// A yes/no cell's value, as [`RowReader::optional_flag`] reads it.
-fn flag(s: &str) -> Option<bool> {
+/// A yes/no value as staff write it (是/否, 有/无, yes/no, …): the register's one vocabulary,
+/// in cells and in the API's fact changes.
+pub fn parse_flag(s: &str) -> Option<bool> {
     match s {
         "是" | "有" | "true" | "yes" | "y" | "1" | "Y" | "TRUE" => Some(true),
         "否" | "无" | "false" | "no" | "n" | "0" | "N" | "FALSE" => Some(false),
@@ -923,7 +927,7 @@ fn flag(s: &str) -> Option<bool> {
 }
 
 /// A civil-capacity value: 完全 / 限制 / 无 (or full, limited, none).
-fn capacity(s: &str) -> Option<CivilCapacity> {
+pub fn parse_capacity(s: &str) -> Option<CivilCapacity> {
     match s {
         "完全" | "完全民事行为能力" | "full" => Some(CivilCapacity::Full),
         "限制" | "限制民事行为能力" | "limited" => Some(CivilCapacity::Limited),
@@ -941,7 +945,7 @@ pub fn format_flag(b: bool) -> &'static str {
     }
 }
 
-/// Writes a civil capacity as [`capacity`] reads it.
+/// Writes a civil capacity as [`parse_capacity`] reads it.
 pub fn format_capacity(c: CivilCapacity) -> &'static str {
     match c {
         CivilCapacity::Full => "完全",

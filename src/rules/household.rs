@@ -349,12 +349,12 @@ pub struct Member {
     /// Has a guardian other than the unit / committee.
     #[serde(default, skip_serializing_if = "Timeline::is_empty")]
     pub other_guardian: Timeline<bool>,
-    /// Paid the resident pension contribution on time, in any year without a
-    /// `contributions` entry (a file kept before the years were recorded).
+    /// Paid the resident pension contribution on time, in every year, when `contributions` is
+    /// empty (a file kept before the years were recorded); with contributions recorded, a year
+    /// without one is not recorded.
     #[serde(default)]
     pub pension_paid_this_year: Option<bool>,
-    /// The contribution tier (its yearly amount, fen), in any year without a
-    /// `contributions` entry.
+    /// The contribution tier (its yearly amount, fen), read as `pension_paid_this_year` is.
     #[serde(default)]
     pub pension_tier: Option<i64>,
     /// The resident pension contributions, year by year.

@@ -9,7 +9,7 @@ use crate::auth::{Caller, StaffRole};
 use crate::db::households::{self, HouseholdRecord};
 use crate::db::Db;
 use crate::error::{AppError, Result};
-use crate::register::{text_enum, CivilCapacity, Step, Timeline};
+use crate::register::{csv_io, text_enum, CivilCapacity, Step, Timeline};
 use crate::rules::RuleBook;
 use crate::service::register::{change_household, Change};
 
@@ -114,32 +114,27 @@ fn with_step<T: Copy>(t: &Timeline<T>, from: NaiveDate, value: T) -> Timeline<T>
 }
 
 fn yes_no(v: &str) -> Result<bool> {
-    match v {
-        "yes" | "是" => Ok(true),
-        "no" | "否" => Ok(false),
-        other => Err(AppError::field(
+    csv_io::parse_flag(v).ok_or_else(|| {
+        AppError::field(
             "value",
             format!(
                 "应为 yes 或 no，而不是“{}” / must be yes or no",
-                crate::register::text::echo(other)
+                crate::register::text::echo(v)
             ),
-        )),
-    }
+        )
+    })
 }
 
 fn capacity(v: &str) -> Result<CivilCapacity> {
-    match v {
-        "full" | "完全" => Ok(CivilCapacity::Full),
-        "limited" | "限制" => Ok(CivilCapacity::Limited),
-        "none" | "无" => Ok(CivilCapacity::None),
-        other => Err(AppError::field(
+    csv_io::parse_capacity(v).ok_or_else(|| {
+        AppError::field(
             "value",
             format!(
                 "民事行为能力应为 full、limited 或 none，而不是“{}” / must be full, limited or none",
-                crate::register::text::echo(other)
+                crate::register::text::echo(v)
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// Records the change as a new version of the file, in one transaction with the card changes it

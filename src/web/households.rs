@@ -478,40 +478,44 @@ struct FactForm {
     version: i32,
 }
 
+impl FactForm {
+    /// The change the form asks for, or the field it cannot read.
+    fn change(&self) -> Result<FactChange, AppError> {
+        Ok(FactChange {
+            member_id: match self.who.as_str() {
+                "household" => None,
+                m => {
+                    Some(m.parse().map_err(|_| {
+                        AppError::field("who", "请选择对象 / choose whom it concerns")
+                    })?)
+                }
+            },
+            fact: self
+                .fact
+                .parse()
+                .map_err(|_| AppError::field("fact", "请选择情况 / choose the fact"))?,
+            value: self.value.clone(),
+            from: NaiveDate::parse_from_str(self.from.trim(), "%Y-%m-%d").map_err(|_| {
+                AppError::field("from", "日期格式应为 2026-01-31 / a date like 2026-01-31")
+            })?,
+            reason: self
+                .reason
+                .clone()
+                .try_into()
+                .map_err(|e: String| AppError::field("reason", e))?,
+            version: Some(self.version),
+        })
+    }
+}
+
 /// Records that a fact changed on a day; the file again, saying so or why not.
 async fn record_fact(
     State(s): State<AppState>,
     Path(id): Path<i64>,
     Posted(signed, f): Posted<RegisterWrite, FactForm>,
 ) -> Result<Response, PageError> {
-    // Outside the caller's scope the household does not exist.
-    readable(&s, &signed, id).await?;
-    let change =
-        (|| -> Result<FactChange, AppError> {
-            Ok(FactChange {
-                member_id: match f.who.as_str() {
-                    "household" => None,
-                    m => Some(m.parse().map_err(|_| {
-                        AppError::field("who", "请选择对象 / choose whom it concerns")
-                    })?),
-                },
-                fact: f
-                    .fact
-                    .parse()
-                    .map_err(|_| AppError::field("fact", "请选择情况 / choose the fact"))?,
-                value: f.value.clone(),
-                from: NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d").map_err(|_| {
-                    AppError::field("from", "日期格式应为 2026-01-31 / a date like 2026-01-31")
-                })?,
-                reason: f
-                    .reason
-                    .clone()
-                    .try_into()
-                    .map_err(|e: String| AppError::field("reason", e))?,
-                version: Some(f.version),
-            })
-        })();
-    let done = match change {
+    // The service answers a household outside the caller's scope as one that does not exist.
+    let done = match f.change() {
         Ok(change) => {
             let book = s.rule_book().await?;
             crate::service::facts::record(&s.db, &book, &signed.caller, id, change, today()).await
