@@ -1,6 +1,7 @@
 //! The facts the rules read, on a household's page: each as on the page's date with its record
 //! of changes, and a change recorded from the page — dated, kept as a new version of the file,
-//! and refused on the page (nothing written) when it is in the future or of the wrong kind.
+//! and refused on the page (nothing written) when it is in the future or of the wrong kind. The
+//! form is also used in a real headless Chromium.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -8,6 +9,7 @@ use serde_json::json;
 use super::clinic::post;
 use super::http::{get, sign_in};
 use super::{serve, set_password};
+use crate::browser::Browser;
 use crate::helpers::bereaved_household;
 
 both! {
@@ -74,5 +76,39 @@ both! {
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await.body;
         assert_eq!(file["facts"]["housing_difficulty"], json!([{"from": "2023-06-01", "value": true}]));
+    }
+}
+
+both! {
+    async fn the_fact_form_records_a_change_in_a_real_browser(app) {
+        let mut h = bereaved_household();
+        h["facts"] = json!({"housing_difficulty": false});
+        let created = app.create_household(&h).await;
+        let id = created["household_id"].as_i64().unwrap();
+        set_password(&app, "township", "township-password-1", false).await;
+        let base = serve(&app).await;
+        let b = Browser::launch().await;
+        b.c().goto(&format!("{base}/")).await.unwrap();
+        b.fill("#name", "township").await;
+        b.fill("#password", "township-password-1").await;
+        b.follow("#submit", false).await;
+        b.c().goto(&format!("{base}/households/{id}#facts")).await.unwrap();
+        b.click("#fact-who option[value='household']").await;
+        b.click("#fact-key option[value='housing_difficulty']").await;
+        b.click("#fact-value option[value='yes']").await;
+        // A date field's typing depends on the locale; set the value the picker would.
+        b.eval("document.querySelector('#fact-from').value = '2023-06-01'; return true;").await;
+        b.fill("#fact-reason", "住建部门认定").await;
+        b.screenshot("console", app.backend, "household-fact").await;
+        b.follow("#fact-submit", false).await;
+        assert_eq!(b.text("#message").await, "情况变更已记入档案。");
+        let table = b.text("#fact-table").await;
+        assert!(table.contains("否；2023-06-01起是"), "{table}");
+        let file = app.get(&format!("/api/v1/households/{id}"), &app.office).await.body;
+        assert_eq!(file["version"], 2);
+        assert_eq!(file["facts"]["housing_difficulty"], json!([{"value": false}, {"from": "2023-06-01", "value": true}]));
+        let errors = b.errors().await;
+        assert!(errors.is_empty(), "a script exception or a CSP violation: {errors:#?}");
+        b.close().await;
     }
 }
